@@ -1,0 +1,198 @@
+//! Server configuration: defaults -> `bacon.toml` -> `BACON_*` environment (nested keys split on `__`).
+//!
+//! `BACON_DATABASE_URL`, `BACON_LOG_FORMAT`, `BACON_MASTER_KEY`, `BACON_ADMIN_KEY` and
+//! `BACON_PUBLIC_URL` are top-level keys; `BACON_HTTP__BIND=0.0.0.0:8080` sets `http.bind`.
+//! Variables under `BACON_PLUGIN_`, `BACON_SECRET_` and `BACON_TEST_` belong to other readers and
+//! are ignored here. Unknown keys are errors, so a typo does not silently fall back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bacon_engine::database::{DatabaseOptions, SqliteDurability};
+use bacon_plugin_sdk::Secret;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The whole server configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded database and key files live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data_dir>/bacon.db`.
+    pub database_url: Option<String>,
+    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` wins when set.
+    pub log: String,
+    /// `auto` (pretty on a terminal, plain otherwise), `pretty`, `plain` or `json`.
+    pub log_format: LogFormat,
+    /// The server admin key; generated into `<data_dir>/admin.key` when absent.
+    #[serde(skip_serializing)]
+    pub admin_key: Option<Secret<String>>,
+    /// Base64 of the 32-byte master key; generated into `<data_dir>/master.key` when absent.
+    #[serde(skip_serializing)]
+    pub master_key: Option<Secret<String>>,
+    /// The public base URL of this server, used to build webhook URLs.
+    pub public_url: Option<String>,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub workers: WorkersConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Auto,
+    Pretty,
+    Plain,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Time a request may take before it is answered with 503.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    /// SQLite only: `normal` (survives a crash) or `full` (survives power loss).
+    pub sqlite_durability: SqliteDurability,
+    pub busy_timeout_ms: u64,
+    pub acquire_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            sqlite_durability: SqliteDurability::Normal,
+            busy_timeout_ms: 5_000,
+            acquire_timeout_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkersConfig {
+    /// Whether `serve` runs workers in-process (`--no-workers` turns them off).
+    pub embedded: bool,
+}
+
+impl Default for WorkersConfig {
+    fn default() -> Self {
+        Self { embedded: true }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            log: "info".into(),
+            log_format: LogFormat::Auto,
+            admin_key: None,
+            master_key: None,
+            public_url: None,
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            workers: WorkersConfig::default(),
+        }
+    }
+}
+
+/// Environment prefixes that other parts of Bacon (or its tests) read.
+const FOREIGN_ENV_PREFIXES: [&str; 3] = ["plugin_", "secret_", "test_"];
+
+impl Config {
+    /// Loads defaults, then `file` (if it exists), then the environment.
+    ///
+    /// # Errors
+    /// When a value has the wrong type or a key is unknown; the message names the key.
+    pub fn load(file: &Path) -> Result<Self, Box<figment::Error>> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(
+                Env::prefixed("BACON_")
+                    .filter(|key| {
+                        !FOREIGN_ENV_PREFIXES.iter().any(|p| key.as_str().to_ascii_lowercase().starts_with(p))
+                    })
+                    .split("__"),
+            )
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The database URL, defaulting to the embedded SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("bacon.db").display()))
+    }
+
+    pub fn database_options(&self) -> DatabaseOptions {
+        DatabaseOptions {
+            url: self.database_url(),
+            max_connections: self.database.max_connections,
+            sqlite_durability: self.database.sqlite_durability,
+            busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
+            acquire_timeout: Duration::from_millis(self.database.acquire_timeout_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure returns figment::Error.
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_and_nested_keys_split_on_double_underscore() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bacon.toml", "log = \"debug\"\n[http]\nbody_limit_bytes = 10\n")?;
+            jail.set_env("BACON_HTTP__BODY_LIMIT_BYTES", "20");
+            jail.set_env("BACON_DATABASE_URL", "postgres://localhost/x");
+            jail.set_env("BACON_PLUGIN_HTTP__ENABLED", "false");
+            jail.set_env("BACON_TEST_POSTGRES_URL", "postgres://elsewhere");
+            let config = Config::load(Path::new("bacon.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(config.log, "debug");
+            assert_eq!(config.http.body_limit_bytes, 20);
+            assert_eq!(config.database_url(), "postgres://localhost/x");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BACON_HTTP__BINDD", "x");
+            let err = Config::load(Path::new("missing.toml")).expect_err("typo must fail");
+            assert!(err.to_string().contains("bindd"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn default_database_is_sqlite_in_the_data_dir() {
+        assert_eq!(Config::default().database_url(), "sqlite://./data/bacon.db");
+    }
+}

@@ -1,0 +1,178 @@
+//! Extractors whose rejections are problem+json: [`ApiJson`] for bodies, [`ApiQuery`] for queries.
+//!
+//! `ApiJson` checks the content type (415), the size limit (413), the syntax (400) and the shape
+//! (422 with a JSON pointer to the offending field, e.g. an unknown field), in that order.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// A JSON request body, or a JSON response with a status.
+pub struct ApiJson<T>(pub T);
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Turns a serde path (`a.b[2].c`) into a JSON pointer (`/a/b/2/c`).
+pub fn pointer_from_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        pointer.push('/');
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"))
+            }
+            Segment::Unknown => pointer.push('?'),
+        }
+    }
+    pointer
+}
+
+/// Parses JSON bytes into `T`, mapping syntax errors to 400 and shape errors to 422 with a pointer.
+///
+/// # Errors
+/// [`ApiError::BadRequest`] for malformed JSON, [`ApiError::Validation`] for a wrong shape.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    if value.is_ok() {
+        de.end().map_err(|e| ApiError::BadRequest {
+            code: "invalid_json",
+            detail: format!("the request body is not valid JSON: {e}"),
+        })?;
+    }
+    value.map_err(|err| {
+        let inner = err.inner();
+        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+            ApiError::BadRequest {
+                code: "invalid_json",
+                detail: format!("the request body is not valid JSON: {inner}"),
+            }
+        } else {
+            let pointer = pointer_from_path(err.path());
+            let message = inner.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            ApiError::Validation {
+                detail: format!("the request body does not match the expected shape: {message}"),
+                errors: vec![FieldError::new(pointer, message)],
+            }
+        }
+    })
+}
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType {
+                detail: "the request body must be JSON (Content-Type: application/json)".into(),
+            });
+        }
+        let limit = req.extensions().get::<BodyLimit>().map(|l| l.0).unwrap_or_default();
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit }
+            } else {
+                ApiError::BadRequest { code: "unreadable_body", detail: rejection.body_text() }
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// The configured body limit, put in request extensions so rejections can name it.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Query-string parameters; a malformed query is a 400 problem.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|rejection| ApiError::BadRequest { code: "invalid_query", detail: rejection.body_text() })
+    }
+}
+
+/// Parses a typed id from a path segment; an id that cannot exist is simply not found.
+///
+/// # Errors
+/// [`ApiError::NotFound`] when the text is not an id of this kind.
+pub fn parse_id<T>(text: &str) -> Result<T, ApiError>
+where
+    T: std::str::FromStr<Err = bacon_engine::ids::InvalidId>,
+{
+    text.parse().map_err(|e: bacon_engine::ids::InvalidId| ApiError::NotFound {
+        kind: e.kind,
+        id: text.chars().take(64).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        nested: Option<Nested>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Nested {
+        items: Vec<u32>,
+    }
+
+    #[test]
+    fn shape_errors_point_at_the_field() {
+        let err = parse_json::<Body>(br#"{"name":"a","nested":{"items":[1,"x"]}}"#).unwrap_err();
+        match err {
+            ApiError::Validation { errors, .. } => assert_eq!(errors[0].pointer, "/nested/items/1"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let err = parse_json::<Body>(br#"{"name":"a","extra":1}"#).unwrap_err();
+        match err {
+            ApiError::Validation { errors, .. } => assert!(errors[0].message.contains("unknown field `extra`")),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(parse_json::<Body>(b"{"), Err(ApiError::BadRequest { code: "invalid_json", .. })));
+        assert!(matches!(parse_json::<Body>(br#"{"name":"a"} x"#), Err(ApiError::BadRequest { .. })));
+    }
+}

@@ -1,0 +1,19 @@
+//! HTTP routes, one module per resource; each exposes `router()` returning an `OpenApiRouter`,
+//! so a handler's `#[utoipa::path]` is registered with it and the document cannot drift.
+//!
+//! Request and response models live beside their handlers (`*Request`, `*Response`) and never
+//! derive anything on engine or entity types.
+
+pub mod bots;
+pub mod health;
+pub mod pagination;
+pub mod tenants;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// Every documented route of the server.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(health::router()).merge(tenants::router()).merge(bots::router())
+}

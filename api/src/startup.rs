@@ -1,0 +1,195 @@
+//! Building and running the server: connect, migrate, bootstrap, route, serve, shut down.
+//!
+//! [`Application::build`] does everything up to a bound listener, so callers (the binary, the
+//! tests) learn the real port before serving; [`Application::run`] serves until cancelled.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{Method, Uri};
+use axum::{Extension, Router, middleware};
+use bacon_engine::bootstrap::{self, FirstTenant};
+use bacon_engine::database;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::{Config, HttpConfig};
+use crate::error::ApiError;
+use crate::extract::BodyLimit;
+use crate::metrics::{self, Metrics};
+use crate::openapi::{self, ApiDoc};
+use crate::routes;
+use crate::state::AppState;
+
+/// The OpenAPI document of this build, exactly as `GET /openapi.json` serves it.
+pub fn openapi_document() -> OpenApi {
+    let (_, doc) = documented_routes().split_for_parts();
+    openapi::finish(doc)
+}
+
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::router())
+}
+
+/// The full router: documented routes, Swagger UI, fallbacks and the middleware every route gets
+/// (tracing span, timeout, body limit, metrics).
+pub fn build_router(state: AppState, http: &HttpConfig) -> Router {
+    let (router, doc) = documented_routes().split_for_parts();
+    let doc = openapi::finish(doc);
+    let timeout_ms = http.request_timeout_ms;
+    router
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .fallback(|method: Method, uri: Uri| async move {
+            ApiError::RouteNotFound { method: method.to_string(), path: uri.path().chars().take(200).collect() }
+        })
+        .method_not_allowed_fallback(|method: Method| async move {
+            ApiError::MethodNotAllowed { method: method.to_string() }
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(http.body_limit_bytes))
+        .layer(Extension(BodyLimit(http.body_limit_bytes)))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |_: tower::BoxError| async move { ApiError::Timeout { timeout_ms } }))
+                .timeout(Duration::from_millis(timeout_ms)),
+        )
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                path = %request.uri().path(),
+                tenant.id = tracing::field::Empty,
+            )
+        }))
+        .with_state(state)
+}
+
+/// Connects to the configured database and applies pending migrations.
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails.
+pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let db = database::connect(&config.database_options()).await.context("connecting to the database")?;
+    database::migrate(&db).await.context("applying database migrations")?;
+    Ok(db)
+}
+
+/// A server with its database ready and its listener bound, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: DatabaseConnection,
+    embedded_workers: bool,
+    /// The first tenant, when this start created it (its key is shown once, by the caller).
+    pub first_tenant: Option<FirstTenant>,
+    /// Where the server admin key comes from, and whether this start created it.
+    pub admin_key: bootstrap::AdminKey,
+    /// The id of the master key in use and where it comes from.
+    pub master_key_id: String,
+    pub master_key_origin: String,
+}
+
+impl Application {
+    /// Prepares everything: data dir, database, migrations, keys, first tenant, listener.
+    ///
+    /// # Errors
+    /// On any start-up failure, with context saying which step failed.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let db = connect_and_migrate(config).await?;
+        let master_key = bootstrap::master_key(config.master_key.as_ref(), &config.data_dir)
+            .context("loading the master encryption key")?;
+        let admin_key = bootstrap::admin_key(config.admin_key.as_ref(), &config.data_dir)
+            .context("loading the server admin key")?;
+        let first_tenant = bootstrap::first_tenant(&db).await.context("creating the first tenant")?;
+        let state = AppState {
+            db: db.clone(),
+            admin_key_hash: Arc::from(admin_key.hash.as_str()),
+            metrics: Arc::new(Metrics::default()),
+        };
+        let router = build_router(state, &config.http);
+        let listener =
+            TcpListener::bind(config.http.bind).await.with_context(|| format!("binding {}", config.http.bind))?;
+        Ok(Self {
+            listener,
+            router,
+            db,
+            embedded_workers: config.workers.embedded,
+            first_tenant,
+            admin_key,
+            master_key_id: master_key.id,
+            master_key_origin: master_key.origin,
+        })
+    }
+
+    /// The address the server listens on (the real port when configured with port 0).
+    ///
+    /// # Errors
+    /// When the socket has no local address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves HTTP (and the embedded workers, when enabled) until `shutdown` is cancelled, then
+    /// drains in-flight requests and stops.
+    ///
+    /// # Errors
+    /// When serving fails or a worker runtime fails to start.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let workers = self.embedded_workers.then(|| {
+            let db = self.db.clone();
+            let token = shutdown.clone();
+            tokio::spawn(async move { bacon_worker::run_until(db, token.cancelled_owned()).await })
+        });
+        let token = shutdown.clone();
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await
+            .context("serving HTTP")?;
+        if let Some(workers) = workers {
+            shutdown.cancel();
+            workers.await.context("joining the workers")?.context("running the workers")?;
+        }
+        self.db.close().await.context("closing the database")?;
+        Ok(())
+    }
+}
+
+/// A token cancelled on SIGINT or SIGTERM.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {},
+            () = terminate => {},
+        }
+        tracing::info!("Shutdown signal received; draining in-flight work.");
+        trigger.cancel();
+    });
+    token
+}

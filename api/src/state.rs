@@ -1,0 +1,16 @@
+//! The state every handler can reach.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::metrics::Metrics;
+
+/// Cheap to clone: everything is behind `Arc`s or is a pool handle.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    /// SHA-256 (hex) of the server admin key.
+    pub admin_key_hash: Arc<str>,
+    pub metrics: Arc<Metrics>,
+}

@@ -1,0 +1,20 @@
+//! `bacon-engine`: Bacon's domain, free of HTTP and job-queue concerns.
+//!
+//! - [`ids`]: typed, prefixed ULID ids parsed at the edge.
+//! - [`database`]: connecting to SQLite or PostgreSQL with the PRAGMAs we promise, and migrating.
+//! - [`tenancy`]: tenants, bots, API keys and roles (the domain records).
+//! - [`store`]: the only module that queries the database.
+//! - [`bootstrap`]: what the first start of a server creates (data dir, master key, first tenant).
+//! - [`keyfile`]: secret files created with mode 0600.
+//!
+//! The engine never depends on axum, apalis, utoipa or a plugin crate (a test enforces it).
+
+pub mod bootstrap;
+pub mod database;
+pub mod error;
+pub mod ids;
+pub mod keyfile;
+pub mod store;
+pub mod tenancy;
+
+pub use error::StoreError;

@@ -1,0 +1,32 @@
+//! One execution of a flow, pinned to a flow version.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "runs")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub flow_id: String,
+    pub flow_version: i32,
+    pub status: String,
+    pub idempotency_key: Option<String>,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub input: Json,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub trigger: Option<Json>,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub vars: Json,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub error: Option<Json>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub started_at: Option<DateTimeUtc>,
+    pub finished_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,42 @@
+//! Bacon's database migrations, portable to SQLite and PostgreSQL.
+//!
+//! One file per migration, named `mYYYYMMDD_NNNNNN_<what>.rs`, listed in order in [`Migrator`].
+//! To add one: create the file, add it to `migrations()` at the end, never edit a migration that has shipped.
+//! Ids are text (prefixed ULIDs), timestamps are `timestamp with time zone`, documents are JSON
+//! (`jsonb` on PostgreSQL, text on SQLite). This crate never depends on `bacon-entities`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_tenancy;
+mod m20261125_000002_create_plugin_settings;
+mod m20261125_000003_create_flows;
+mod m20261125_000004_create_runs;
+mod m20261125_000005_create_audit_log;
+mod m20261125_000006_create_inbound;
+
+/// Applies Bacon's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_tenancy::Migration),
+            Box::new(m20261125_000002_create_plugin_settings::Migration),
+            Box::new(m20261125_000003_create_flows::Migration),
+            Box::new(m20261125_000004_create_runs::Migration),
+            Box::new(m20261125_000005_create_audit_log::Migration),
+            Box::new(m20261125_000006_create_inbound::Migration),
+        ]
+    }
+}
+
+/// Builds a `CREATE INDEX IF NOT EXISTS` on `table(cols...)`.
+pub(crate) fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
+    let mut stmt = Index::create();
+    stmt.name(name).table(table).if_not_exists();
+    for c in cols {
+        stmt.col(Alias::new(*c));
+    }
+    stmt.take()
+}
