@@ -1,0 +1,8 @@
+//! End-to-end API tests: one binary, a real server per test, on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used)] // Test code: a panic is the failure report.
+
+mod auth;
+mod documentation;
+mod health;
+mod input;

@@ -1,0 +1,83 @@
+//! The real `bacon-server` binary: first start on the embedded default, restart, graceful
+//! shutdown (issue #2, acceptance 1).
+
+#![allow(clippy::unwrap_used)] // Test code: a panic is the failure report.
+
+use std::time::Duration;
+
+use bacon_tests::process::ServerProcess;
+
+async fn get(url: &str, key: Option<&str>) -> (u16, serde_json::Value) {
+    let mut request = bacon_tests::http_client().get(url);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// Starts the server in `cwd` (with `env`), checks health and readiness, returns the output.
+async fn start_check_stop(cwd: &std::path::Path, env: &[(&str, &str)]) -> (Vec<String>, serde_json::Value) {
+    let mut server = ServerProcess::start(cwd, &["serve"], env);
+    let base = server.wait_for_listening().await;
+    assert_eq!(get(&format!("{base}/healthz"), None).await.0, 200);
+    let (status, ready) = get(&format!("{base}/readyz"), None).await;
+    assert_eq!(status, 200, "{ready}");
+    let admin_key = std::fs::read_to_string(cwd.join("data/admin.key")).expect("admin key file");
+    let (status, tenants) = get(&format!("{base}/v1/tenants"), Some(admin_key.trim())).await;
+    assert_eq!(status, 200, "{tenants}");
+    server.terminate(Duration::from_secs(30)).await;
+    (server.output.clone(), tenants)
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("file exists").permissions().mode() & 0o777
+}
+
+async fn first_start_then_restart(env: &[(&str, &str)], expect_sqlite_file: bool) {
+    let cwd = tempfile::tempdir().unwrap();
+    let (first_output, tenants) = start_check_stop(cwd.path(), env).await;
+    let printed = first_output.join("\n");
+    assert!(printed.contains("Its admin API key is shown only this once"), "{printed}");
+    assert!(printed.contains("The server admin key (manages tenants) was written to ./data/admin.key"), "{printed}");
+    assert_eq!(tenants["items"].as_array().unwrap().len(), 1);
+    let first_tenant = tenants["items"][0]["id"].clone();
+    assert_eq!(mode(&cwd.path().join("data/master.key")), 0o600);
+    assert_eq!(mode(&cwd.path().join("data/admin.key")), 0o600);
+    assert_eq!(cwd.path().join("data/bacon.db").exists(), expect_sqlite_file);
+    let master_key = std::fs::read(cwd.path().join("data/master.key")).unwrap();
+
+    let (second_output, tenants) = start_check_stop(cwd.path(), env).await;
+    let printed = second_output.join("\n");
+    assert!(!printed.contains("shown only this once"), "no second bootstrap key:\n{printed}");
+    assert!(!printed.contains("was written to"), "the admin key file is reused:\n{printed}");
+    assert_eq!(tenants["items"].as_array().unwrap().len(), 1, "the same database");
+    assert_eq!(tenants["items"][0]["id"], first_tenant);
+    assert_eq!(std::fs::read(cwd.path().join("data/master.key")).unwrap(), master_key, "the same key file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_default_first_start_and_restart_on_sqlite() {
+    first_start_then_restart(&[("BACON_HTTP__BIND", "127.0.0.1:0")], true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_and_restart_on_postgres() {
+    let Some(url) = bacon_tests::postgres::fresh_database().await else {
+        return bacon_tests::postgres::print_skip("first_start_and_restart_on_postgres");
+    };
+    first_start_then_restart(&[("BACON_HTTP__BIND", "127.0.0.1:0"), ("BACON_DATABASE_URL", &url)], false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_configuration_fails_with_a_clear_message() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(cwd.path(), &["serve"], &[("BACON_HTTP__BINDD", "x")]);
+    let status = tokio::time::timeout(Duration::from_secs(60), server.child.wait()).await.unwrap().unwrap();
+    server.drain();
+    assert!(!status.success());
+    let printed = server.output.join("\n");
+    assert!(printed.contains("invalid configuration") && printed.contains("bindd"), "{printed}");
+}
