@@ -106,6 +106,7 @@ impl Application {
     /// # Errors
     /// On any start-up failure, with context saying which step failed.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        bootstrap::data_dir(&config.data_dir).context("creating the data directory")?;
         let db = connect_and_migrate(config).await?;
         let master_key = bootstrap::master_key(config.master_key.as_ref(), &config.data_dir)
             .context("loading the master encryption key")?;

@@ -36,6 +36,25 @@ pub enum BootstrapError {
     Store(#[from] StoreError),
 }
 
+/// Creates the data directory with mode 0700 when it does not exist (an existing one is left as
+/// the operator made it).
+///
+/// # Errors
+/// When the directory cannot be created.
+pub fn data_dir(path: &Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
 /// The 256-bit master key and its id (derived from the key, so it never needs storing).
 pub struct MasterKey {
     pub id: String,

@@ -46,6 +46,7 @@ async fn first_start_then_restart(env: &[(&str, &str)], expect_sqlite_file: bool
     let first_tenant = tenants["items"][0]["id"].clone();
     assert_eq!(mode(&cwd.path().join("data/master.key")), 0o600);
     assert_eq!(mode(&cwd.path().join("data/admin.key")), 0o600);
+    assert_eq!(mode(&cwd.path().join("data")), 0o700);
     assert_eq!(cwd.path().join("data/bacon.db").exists(), expect_sqlite_file);
     let master_key = std::fs::read(cwd.path().join("data/master.key")).unwrap();
 
@@ -80,4 +81,24 @@ async fn a_bad_configuration_fails_with_a_clear_message() {
     assert!(!status.success());
     let printed = server.output.join("\n");
     assert!(printed.contains("invalid configuration") && printed.contains("bindd"), "{printed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_create_prints_its_key_once_and_logs_are_json_on_request() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut run =
+        ServerProcess::start(cwd.path(), &["tenant", "create", "--name", "Acme"], &[("BACON_LOG_FORMAT", "json")]);
+    let status = tokio::time::timeout(Duration::from_secs(60), run.child.wait()).await.unwrap().unwrap();
+    run.drain();
+    assert!(status.success(), "{}", run.output.join("\n"));
+    let printed = run.output.join("\n");
+    assert!(printed.contains("Created tenant `Acme` (ten_"), "{printed}");
+    let key_line = run.output.iter().find(|l| l.trim_start().starts_with("bacon_")).expect("the key is printed");
+    assert_eq!(key_line.trim().len(), "bacon_".len() + 43);
+    let log_lines: Vec<&String> = run.output.iter().filter(|l| l.starts_with('{')).collect();
+    assert!(!log_lines.is_empty(), "{printed}");
+    for line in log_lines {
+        let parsed: serde_json::Value = serde_json::from_str(line).expect("each log line is JSON");
+        assert!(parsed["level"].is_string() && parsed["timestamp"].is_string(), "{line}");
+    }
 }
