@@ -53,10 +53,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn secret_fields_are_write_only_passwords_in_schemas() {
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Settings {
+            token: Secret<String>,
+        }
+        let schema = serde_json::to_value(schemars::schema_for!(Settings)).unwrap();
+        assert_eq!(schema["properties"]["token"]["writeOnly"], true);
+        assert_eq!(schema["properties"]["token"]["format"], "password");
+    }
+
+    #[test]
     fn debug_and_display_never_show_the_value() {
         let s = Secret::new("hunter2".to_string());
         assert_eq!(format!("{s:?}"), "[REDACTED]");
         assert_eq!(format!("{s}"), "[REDACTED]");
         assert_eq!(s.expose(), "hunter2");
+    }
+}
+
+impl<T> schemars::JsonSchema for Secret<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "writeOnly": true,
+            "format": "password"
+        })
     }
 }

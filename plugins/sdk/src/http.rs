@@ -1,0 +1,241 @@
+//! The outbound HTTP client every plugin uses: an allow-list of hosts, timeouts, no redirects,
+//! and vendor status codes mapped into [`ActionError`].
+//!
+//! A host not on the list is refused before any byte is sent, so a tenant-supplied URL cannot
+//! turn a plugin into an SSRF probe. Redirects are not followed (a redirect could leave the list).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+
+use crate::error::ActionError;
+
+/// One allowed host: `api.hubapi.com`, `*.myshopify.com` (any subdomain), `127.0.0.1:8080`
+/// (that port only), or `*` (any host; for operators only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    host: String,
+    port: Option<u16>,
+}
+
+impl HostPattern {
+    pub fn parse(text: &str) -> Self {
+        let text = text.trim().to_ascii_lowercase();
+        let text = text.split("://").last().unwrap_or_default().trim_end_matches('/').to_string();
+        match text.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Self { host: host.trim_matches(['[', ']']).to_string(), port: port.parse().ok() }
+            }
+            _ => Self { host: text.trim_matches(['[', ']']).to_string(), port: None },
+        }
+    }
+
+    pub fn matches(&self, url: &Url) -> bool {
+        let Some(host) = url.host_str().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase()) else {
+            return false;
+        };
+        if let Some(port) = self.port
+            && url.port_or_known_default() != Some(port)
+        {
+            return false;
+        }
+        if self.host == "*" {
+            return true;
+        }
+        match self.host.strip_prefix("*.") {
+            Some(domain) => host.len() > domain.len() + 1 && host.ends_with(&format!(".{domain}")),
+            None => host == self.host,
+        }
+    }
+}
+
+/// An HTTP client restricted to an allow-list. Cheap to clone; clones share one connection pool.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    allowed: Arc<Vec<HostPattern>>,
+    /// A second list a request must ALSO match (e.g. the tenant's own narrower list).
+    narrowed: Option<Arc<Vec<HostPattern>>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").field("allowed", &self.allowed).field("narrowed", &self.narrowed).finish()
+    }
+}
+
+/// The user agent every plugin request carries.
+pub const USER_AGENT: &str = concat!("bacon/", env!("CARGO_PKG_VERSION"));
+
+impl HttpClient {
+    /// A client for `allowed` hosts with a total request `timeout`.
+    ///
+    /// # Panics
+    /// When the TLS backend cannot initialise (no crypto provider installed): a start-up bug.
+    pub fn new(allowed: &[String], timeout: Duration) -> Self {
+        let inner = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(USER_AGENT)
+            .build()
+            .expect("the HTTP client builds (is a rustls crypto provider installed?)");
+        Self { inner, allowed: Arc::new(allowed.iter().map(|h| HostPattern::parse(h)).collect()), narrowed: None }
+    }
+
+    /// The same client, further restricted to `hosts` (both lists must allow a request).
+    pub fn narrowed_to(&self, hosts: &[String]) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            allowed: self.allowed.clone(),
+            narrowed: Some(Arc::new(hosts.iter().map(|h| HostPattern::parse(h)).collect())),
+        }
+    }
+
+    /// Parses `url` and checks it against the allow-list.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a malformed URL or a scheme other than http(s); `Permanent` for a host
+    /// outside the allow-list (nothing is sent).
+    pub fn check_url(&self, url: &str) -> Result<Url, ActionError> {
+        let parsed = Url::parse(url).map_err(|e| ActionError::InvalidInput {
+            message: format!("`{url}` is not a valid URL: {e}"),
+            pointer: None,
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ActionError::invalid_input(format!("only http and https URLs are allowed, not `{}`", parsed.scheme())));
+        }
+        let host = parsed.host_str().unwrap_or_default().to_string();
+        let allowed = self.allowed.iter().any(|p| p.matches(&parsed))
+            && self.narrowed.as_ref().is_none_or(|list| list.iter().any(|p| p.matches(&parsed)));
+        if !allowed {
+            return Err(ActionError::permanent(format!(
+                "host `{host}` is not in this plugin's allowed hosts; no request was sent"
+            )));
+        }
+        Ok(parsed)
+    }
+
+    /// A request builder for an allowed URL.
+    ///
+    /// # Errors
+    /// As [`HttpClient::check_url`].
+    pub fn request(&self, method: Method, url: &str) -> Result<reqwest::RequestBuilder, ActionError> {
+        let url = self.check_url(url)?;
+        Ok(self.inner.request(method, url))
+    }
+
+    /// Sends a request and returns the response when its status is a success.
+    ///
+    /// # Errors
+    /// Transport failures are `Retryable`; error statuses are mapped by [`error_for_status`].
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ActionError> {
+        let response = self.send_any(request).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        Err(error_for_status(status, &headers, &body))
+    }
+
+    /// Sends a request and returns the response whatever its status.
+    ///
+    /// # Errors
+    /// Transport failures (connect, timeout, reset) as `Retryable`.
+    pub async fn send_any(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ActionError> {
+        let request = request.build().map_err(|e| ActionError::invalid_input(format!("invalid request: {e}")))?;
+        // Check again: a builder could have been made from another client.
+        self.check_url(request.url().as_str())?;
+        self.inner.execute(request).await.map_err(transport_error)
+    }
+}
+
+fn transport_error(err: reqwest::Error) -> ActionError {
+    let what = if err.is_timeout() {
+        "the request timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else {
+        "the request failed"
+    };
+    let url = err.url().map(|u| format!(" ({})", u.host_str().unwrap_or_default())).unwrap_or_default();
+    ActionError::retryable(format!("{what}{url}: {}", root_cause(&err)))
+}
+
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
+}
+
+/// `Retry-After` as seconds (integer or decimal, as Shopify sends) or an HTTP date.
+pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// Maps an error status to an [`ActionError`], keeping a short excerpt of the vendor's body:
+/// 429 -> `RateLimited`; 401, 403 -> `Unauthorized`; 408, 425, 5xx -> `Retryable`;
+/// 400, 422 -> `InvalidInput`; other 4xx -> `Permanent`. `Retry-After` is honoured.
+pub fn error_for_status(status: StatusCode, headers: &HeaderMap, body: &str) -> ActionError {
+    let excerpt: String = body.trim().chars().take(500).collect();
+    let message = if excerpt.is_empty() {
+        format!("the vendor answered {status}")
+    } else {
+        format!("the vendor answered {status}: {excerpt}")
+    };
+    let retry_after = parse_retry_after(headers);
+    match status.as_u16() {
+        429 => ActionError::RateLimited { message, retry_after },
+        401 | 403 => ActionError::Unauthorized { message },
+        408 | 425 | 500..=599 => ActionError::Retryable { message, retry_after },
+        400 | 422 => ActionError::InvalidInput { message, pointer: None },
+        _ => ActionError::Permanent { message },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn host_patterns() {
+        assert!(HostPattern::parse("*.myshopify.com").matches(&url("https://acme.myshopify.com/x")));
+        assert!(!HostPattern::parse("*.myshopify.com").matches(&url("https://myshopify.com/x")));
+        assert!(!HostPattern::parse("*.myshopify.com").matches(&url("https://evilmyshopify.com/x")));
+        assert!(HostPattern::parse("api.hubapi.com").matches(&url("https://API.hubapi.com/crm")));
+        assert!(HostPattern::parse("127.0.0.1:8080").matches(&url("http://127.0.0.1:8080/")));
+        assert!(!HostPattern::parse("127.0.0.1:8080").matches(&url("http://127.0.0.1:9090/")));
+        assert!(HostPattern::parse("http://127.0.0.1").matches(&url("http://127.0.0.1:9090/")));
+        assert!(HostPattern::parse("*").matches(&url("http://anything.example/")));
+    }
+
+    #[test]
+    fn statuses_map_to_action_errors() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "2.5".parse().unwrap());
+        let e = error_for_status(StatusCode::TOO_MANY_REQUESTS, &headers, "slow down");
+        assert_eq!(e.retry_after(), Some(Duration::from_millis(2500)));
+        assert_eq!(e.kind(), "rate_limited");
+        assert!(e.message().contains("slow down"));
+        let none = HeaderMap::new();
+        assert_eq!(error_for_status(StatusCode::UNAUTHORIZED, &none, "").kind(), "unauthorized");
+        assert_eq!(error_for_status(StatusCode::SERVICE_UNAVAILABLE, &none, "").kind(), "retryable");
+        assert_eq!(error_for_status(StatusCode::BAD_REQUEST, &none, "").kind(), "invalid_input");
+        assert_eq!(error_for_status(StatusCode::NOT_FOUND, &none, "").kind(), "permanent");
+    }
+}
