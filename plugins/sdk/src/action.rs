@@ -16,7 +16,8 @@ use crate::retry::RetryPolicy;
 use crate::schema::schema_of;
 
 /// The erased handler the host calls: JSON input in, JSON output out.
-pub type ErasedHandler = Arc<dyn Fn(ActionContext, Value) -> BoxFuture<'static, Result<Value, ActionError>> + Send + Sync>;
+pub type ErasedHandler =
+    Arc<dyn Fn(ActionContext, Value) -> BoxFuture<'static, Result<Value, ActionError>> + Send + Sync>;
 
 /// One action of a plugin.
 #[derive(Clone)]

@@ -47,11 +47,19 @@ pub struct InboundMessage {
 /// A messaging channel.
 pub trait ChannelAdapter: Send + Sync {
     /// Sends one message.
-    fn send_message(&self, ctx: ActionContext, message: OutboundMessage) -> BoxFuture<'static, Result<SentMessage, ActionError>>;
+    fn send_message(
+        &self,
+        ctx: ActionContext,
+        message: OutboundMessage,
+    ) -> BoxFuture<'static, Result<SentMessage, ActionError>>;
 
     /// Verifies (signature first) and normalises an inbound request.
     ///
     /// # Errors
     /// [`VerifyError`] when the request must be refused.
-    fn validate_payload(&self, settings: &serde_json::Value, request: &InboundRequest) -> Result<InboundMessage, VerifyError>;
+    fn validate_payload(
+        &self,
+        settings: &serde_json::Value,
+        request: &InboundRequest,
+    ) -> Result<InboundMessage, VerifyError>;
 }

@@ -28,5 +28,9 @@ pub struct ContextSnippet {
 
 /// A plugin that adds context to a conversation.
 pub trait ContextEnricher: Send + Sync {
-    fn enrich_context(&self, ctx: ActionContext, conversation: Conversation) -> BoxFuture<'static, Result<Vec<ContextSnippet>, ActionError>>;
+    fn enrich_context(
+        &self,
+        ctx: ActionContext,
+        conversation: Conversation,
+    ) -> BoxFuture<'static, Result<Vec<ContextSnippet>, ActionError>>;
 }

@@ -105,7 +105,10 @@ impl HttpClient {
             pointer: None,
         })?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(ActionError::invalid_input(format!("only http and https URLs are allowed, not `{}`", parsed.scheme())));
+            return Err(ActionError::invalid_input(format!(
+                "only http and https URLs are allowed, not `{}`",
+                parsed.scheme()
+            )));
         }
         let host = parsed.host_str().unwrap_or_default().to_string();
         let allowed = self.allowed.iter().any(|p| p.matches(&parsed))

@@ -48,6 +48,24 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Secret<T> {
     }
 }
 
+impl<T> schemars::JsonSchema for Secret<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "writeOnly": true,
+            "format": "password"
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,23 +88,5 @@ mod tests {
         assert_eq!(format!("{s:?}"), "[REDACTED]");
         assert_eq!(format!("{s}"), "[REDACTED]");
         assert_eq!(s.expose(), "hunter2");
-    }
-}
-
-impl<T> schemars::JsonSchema for Secret<T> {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Secret".into()
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "writeOnly": true,
-            "format": "password"
-        })
     }
 }

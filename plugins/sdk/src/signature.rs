@@ -31,7 +31,9 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Whether `provided` is the base64 HMAC-SHA256 of `message` under any of `secrets`
 /// (two secrets are active during a rotation).
 pub fn verify_hmac_sha256_base64<S: AsRef<[u8]>>(secrets: &[S], message: &[u8], provided: &str) -> bool {
-    secrets.iter().any(|s| constant_time_eq(base64(&hmac_sha256(s.as_ref(), message)).as_bytes(), provided.trim().as_bytes()))
+    secrets
+        .iter()
+        .any(|s| constant_time_eq(base64(&hmac_sha256(s.as_ref(), message)).as_bytes(), provided.trim().as_bytes()))
 }
 
 #[cfg(test)]

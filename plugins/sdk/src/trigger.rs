@@ -67,7 +67,11 @@ pub trait WebhookTrigger: Send + Sync {
     fn verify(&self, settings: &Value, request: &InboundRequest) -> Result<VerifiedDelivery, VerifyError>;
 
     /// Registers `hook_url` with the vendor. The default does nothing (the user registers it).
-    fn subscribe(&self, _ctx: ActionContext, _hook_url: String) -> BoxFuture<'static, Result<Subscription, ActionError>> {
+    fn subscribe(
+        &self,
+        _ctx: ActionContext,
+        _hook_url: String,
+    ) -> BoxFuture<'static, Result<Subscription, ActionError>> {
         Box::pin(async { Ok(Subscription { external_id: None }) })
     }
 
