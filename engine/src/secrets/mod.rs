@@ -1,0 +1,11 @@
+//! Secrets at rest and their resolution.
+//!
+//! - [`cipher`]: AES-256-GCM under a [`cipher::Keyring`]; values stored as `v1:<keyId>:<base64>`,
+//!   a fresh 96-bit nonce per value, associated data binding tenant, plugin and field.
+//! - [`manager`]: the [`manager::SecretsManager`] trait and its two implementations: the encrypted
+//!   database store (default) and the environment (`env:NAME` reads `BACON_SECRET_NAME`).
+//! - [`redact`]: scrubbing known secret values out of text and JSON.
+
+pub mod cipher;
+pub mod manager;
+pub mod redact;
