@@ -14,6 +14,7 @@ pub mod database;
 pub mod error;
 pub mod ids;
 pub mod keyfile;
+pub mod plugins;
 pub mod secrets;
 pub mod store;
 pub mod tenancy;

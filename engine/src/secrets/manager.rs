@@ -107,11 +107,7 @@ impl Secrets {
     /// # Errors
     /// [`SecretError`] when no manager can resolve it.
     pub fn resolve(&self, stored: &str, binding: &Binding<'_>) -> Result<Secret<String>, SecretError> {
-        self.managers
-            .iter()
-            .find(|m| m.handles(stored))
-            .ok_or(SecretError::Unhandled)?
-            .resolve(stored, binding)
+        self.managers.iter().find(|m| m.handles(stored)).ok_or(SecretError::Unhandled)?.resolve(stored, binding)
     }
 }
 

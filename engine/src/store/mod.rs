@@ -4,7 +4,9 @@
 //! is indistinguishable from an id that does not exist.
 
 pub mod api_keys;
+pub mod audit;
 pub mod bots;
+pub mod plugin_settings;
 pub mod tenants;
 
 /// One page of a cursor-paginated list. The cursor is the id of the last item (ids are ULIDs,
