@@ -38,6 +38,22 @@ pub struct Config {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub workers: WorkersConfig,
+    pub plugins: PluginsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Refuse to start when a built-in plugin fails validation (otherwise it is left out and reported).
+    pub strict: bool,
+    /// Largest output an action may return, in bytes.
+    pub max_output_bytes: usize,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self { strict: false, max_output_bytes: 4 * 1024 * 1024 }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -118,6 +134,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             workers: WorkersConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 }

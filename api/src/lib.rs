@@ -15,6 +15,7 @@
 //! - [`metrics`]: Prometheus metrics of the HTTP layer.
 
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -21,6 +21,8 @@ use crate::error::{FieldError, PROBLEM_JSON, Problem};
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "tenants", description = "Tenants and their API keys"),
         (name = "bots", description = "Bots: the scope settings and flows can be narrowed to"),
+        (name = "plugins", description = "The plugin catalog, per-tenant settings, test connection and invoke"),
+        (name = "audit", description = "The audit log of plugin action attempts"),
     ),
     components(schemas(Problem, FieldError))
 )]

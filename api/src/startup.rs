@@ -14,6 +14,12 @@ use axum::http::{Method, Uri};
 use axum::{Extension, Router, middleware};
 use bacon_engine::bootstrap::{self, FirstTenant};
 use bacon_engine::database;
+use bacon_engine::plugins::PluginFactory;
+use bacon_engine::plugins::loader::PluginLoader;
+use bacon_engine::plugins::overrides::PluginOverrides;
+use bacon_engine::plugins::registry::{PluginRegistry, RegistryLimits};
+use bacon_engine::secrets::cipher::Keyring;
+use bacon_engine::secrets::manager::Secrets;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -106,6 +112,14 @@ impl Application {
     /// # Errors
     /// On any start-up failure, with context saying which step failed.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        Self::build_with_plugins(config, crate::catalog::builtin_plugins()).await
+    }
+
+    /// Like [`Application::build`], with an explicit plugin list (tests add their own plugins).
+    ///
+    /// # Errors
+    /// On any start-up failure; in strict plugin mode, when a plugin fails validation.
+    pub async fn build_with_plugins(config: &Config, factories: Vec<PluginFactory>) -> anyhow::Result<Self> {
         bootstrap::data_dir(&config.data_dir).context("creating the data directory")?;
         let db = connect_and_migrate(config).await?;
         let master_key = bootstrap::master_key(config.master_key.as_ref(), &config.data_dir)
@@ -113,7 +127,10 @@ impl Application {
         let admin_key = bootstrap::admin_key(config.admin_key.as_ref(), &config.data_dir)
             .context("loading the server admin key")?;
         let first_tenant = bootstrap::first_tenant(&db).await.context("creating the first tenant")?;
+        let keyring = Keyring::new(&master_key.id, master_key.bytes);
+        let plugins = load_plugins(config, &factories, db.clone(), Secrets::new(keyring))?;
         let state = AppState {
+            plugins,
             db: db.clone(),
             admin_key_hash: Arc::from(admin_key.hash.as_str()),
             metrics: Arc::new(Metrics::default()),
@@ -128,7 +145,7 @@ impl Application {
             embedded_workers: config.workers.embedded,
             first_tenant,
             admin_key,
-            master_key_id: master_key.id,
+            master_key_id: master_key.id.clone(),
             master_key_origin: master_key.origin,
         })
     }
@@ -164,6 +181,33 @@ impl Application {
         self.db.close().await.context("closing the database")?;
         Ok(())
     }
+}
+
+/// Loads the plugins, reports faulty ones, and builds the registry.
+///
+/// # Errors
+/// In strict mode, when any plugin fails validation.
+pub fn load_plugins(
+    config: &Config,
+    factories: &[PluginFactory],
+    db: DatabaseConnection,
+    secrets: Secrets,
+) -> anyhow::Result<PluginRegistry> {
+    let loader = PluginLoader::new(PluginOverrides::from_env());
+    let report = loader.load_all(factories);
+    for fault in &report.faults {
+        tracing::warn!(plugin.id = %fault.plugin_id, pointer = %fault.pointer, "Plugin left out: {}", fault.message);
+    }
+    if config.plugins.strict && !report.faults.is_empty() {
+        let list: Vec<String> = report.faults.iter().map(ToString::to_string).collect();
+        anyhow::bail!("plugins failed validation (strict mode):\n{}", list.join("\n"));
+    }
+    for id in &report.disabled {
+        tracing::info!(plugin.id = %id, "Plugin disabled by configuration.");
+    }
+    tracing::info!(plugins = report.loaded.len(), "Plugins loaded.");
+    let limits = RegistryLimits { max_output_bytes: config.plugins.max_output_bytes, ..RegistryLimits::default() };
+    Ok(PluginRegistry::new(report.loaded, db, secrets, limits))
 }
 
 /// A token cancelled on SIGINT or SIGTERM.

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use bacon_engine::plugins::registry::PluginRegistry;
 use sea_orm::DatabaseConnection;
 
 use crate::metrics::Metrics;
@@ -13,4 +14,5 @@ pub struct AppState {
     /// SHA-256 (hex) of the server admin key.
     pub admin_key_hash: Arc<str>,
     pub metrics: Arc<Metrics>,
+    pub plugins: PluginRegistry,
 }

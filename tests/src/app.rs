@@ -62,6 +62,8 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 /// # Panics
 /// When the server cannot start.
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    crate::logs::capture();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let data_dir = tempfile::tempdir().expect("temporary data dir");
     let database_url = match backend {
         Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("bacon.db").display()),
@@ -70,7 +72,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let admin_key = generate_key(ADMIN_KEY_PREFIX).plaintext.into_inner();
     let mut config = test_config(data_dir.path(), database_url.clone(), &admin_key);
     adjust(&mut config);
-    let app = Application::build(&config).await.expect("the server starts");
+    let mut plugins = bacon_api::catalog::builtin_plugins();
+    plugins.push(crate::testkit_plugin::factory());
+    let app = Application::build_with_plugins(&config, plugins).await.expect("the server starts");
     let address = app.local_addr().expect("bound address");
     let first = app.first_tenant.as_ref().expect("a fresh database gets a first tenant");
     let tenant_key = first.plaintext.plaintext.expose().clone();
@@ -141,6 +145,10 @@ impl TestApp {
 
     pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
         self.call("POST", path, Some(key), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.call("PUT", path, Some(key), Some(body)).await
     }
 
     pub async fn delete(&self, path: &str, key: &str) -> Reply {

@@ -8,8 +8,10 @@
 //! - [`wait`] waits for a condition with a deadline (never a bare sleep).
 
 pub mod app;
+pub mod logs;
 pub mod postgres;
 pub mod process;
+pub mod testkit_plugin;
 pub mod wait;
 
 pub use app::{Backend, TestApp, spawn_app};

@@ -4,9 +4,11 @@
 //! Request and response models live beside their handlers (`*Request`, `*Response`) and never
 //! derive anything on engine or entity types.
 
+pub mod audit;
 pub mod bots;
 pub mod health;
 pub mod pagination;
+pub mod plugins;
 pub mod tenants;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -15,5 +17,10 @@ use crate::state::AppState;
 
 /// Every documented route of the server.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(health::router()).merge(tenants::router()).merge(bots::router())
+    OpenApiRouter::new()
+        .merge(health::router())
+        .merge(tenants::router())
+        .merge(bots::router())
+        .merge(plugins::router())
+        .merge(audit::router())
 }

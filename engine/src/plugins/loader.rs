@@ -134,10 +134,10 @@ impl PluginLoader {
                 "an override names no settings property",
             ));
         }
-        if def.settings_schema["default"] == json!({}) {
-            if let Some(o) = def.settings_schema.as_object_mut() {
-                o.remove("default");
-            }
+        if def.settings_schema["default"] == json!({})
+            && let Some(o) = def.settings_schema.as_object_mut()
+        {
+            o.remove("default");
         }
         let (settings_validator, input_validators) = validate(&def)?;
         let allowed_hosts = overrides.allowed_hosts.clone().unwrap_or_else(|| def.allowed_hosts.clone());

@@ -76,10 +76,10 @@ pub fn problems(validator: &jsonschema::Validator, instance: &Value) -> Vec<Fiel
         .iter_errors(instance)
         .map(|e| {
             let mut pointer = e.instance_path().to_string();
-            if let jsonschema::error::ValidationErrorKind::Required { property } = e.kind() {
-                if let Some(name) = property.as_str() {
-                    pointer = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
-                }
+            if let jsonschema::error::ValidationErrorKind::Required { property } = e.kind()
+                && let Some(name) = property.as_str()
+            {
+                pointer = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
             }
             FieldProblem { pointer, message: e.to_string() }
         })

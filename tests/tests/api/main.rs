@@ -6,3 +6,4 @@ mod auth;
 mod documentation;
 mod health;
 mod input;
+mod plugins;

@@ -1,0 +1,240 @@
+//! The plugin host through the API (issue #3): catalog, registry, secrets, settings, HTTP plugin.
+
+use bacon_plugin_sdk::testing::wiremock::matchers::{header, method, path};
+use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
+use bacon_tests::{Backend, TestApp, db_test};
+use serde_json::{Value, json};
+
+const TESTKIT: &str = "/v1/plugins/bacon-plugin-testkit";
+const HTTP: &str = "/v1/plugins/bacon-plugin-http";
+
+async fn invoke(app: &TestApp, plugin: &str, action: &str, input: Value) -> bacon_tests::app::Reply {
+    app.post(&format!("{plugin}/actions/{action}/invoke"), &app.tenant_key, json!({ "input": input })).await
+}
+
+async fn audit(app: &TestApp, query: &str) -> Vec<Value> {
+    let reply = app.get(&format!("/v1/audit?{query}"), &app.tenant_key).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json["items"].as_array().unwrap().clone()
+}
+
+db_test!(
+    async fn catalog_lists_plugins_with_their_forms(app) {
+        let list = app.get("/v1/plugins", &app.tenant_key).await;
+        assert_eq!(list.status, 200);
+        let ids: Vec<&str> = list.json["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+        assert!(ids.contains(&"bacon-plugin-http") && ids.contains(&"bacon-plugin-testkit"), "{ids:?}");
+        let http = app.get(HTTP, &app.tenant_key).await;
+        assert_eq!(http.status, 200);
+        assert_eq!(http.json["settingsSchema"]["properties"]["bearerToken"]["writeOnly"], true);
+        assert_eq!(http.json["settingsSchema"]["default"]["timeoutMs"], 10000);
+        let request = &http.json["actionDetails"].as_array().unwrap().iter().find(|a| a["key"] == "request").unwrap().clone();
+        assert_eq!(request["retry"]["kind"], "exponential");
+        assert!(request["inputSchema"]["properties"]["url"].is_object());
+        app.get("/v1/plugins/bacon-plugin-nope", &app.tenant_key).await.assert_problem(404, "not_found");
+    }
+);
+
+db_test!(
+    async fn retryable_then_success_gives_two_audit_rows(app) {
+        let key = format!("flaky-{:?}", app.backend);
+        let reply = invoke(&app, TESTKIT, "flaky", json!({"key": key})).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(reply.json["status"], "succeeded");
+        assert_eq!(reply.json["output"], json!({"greeting": "hello", "attempt": 2}));
+        assert_eq!(reply.json["attempts"], 2);
+        let rows = audit(&app, "pluginId=bacon-plugin-testkit&action=flaky").await;
+        let outcomes: Vec<(&str, i64)> =
+            rows.iter().map(|r| (r["outcome"].as_str().unwrap(), r["attempt"].as_i64().unwrap())).collect();
+        assert_eq!(outcomes, [("retryable", 1), ("success", 2)]);
+        assert!(rows[0]["error"].as_str().unwrap().contains("the first call always fails"));
+    }
+);
+
+db_test!(
+    async fn permanent_errors_are_not_retried(app) {
+        let reply = invoke(&app, TESTKIT, "fail_permanently", json!({})).await;
+        assert_eq!(reply.json["status"], "failed");
+        assert_eq!(reply.json["error"]["kind"], "permanent");
+        assert_eq!(reply.json["attempts"], 1);
+        assert_eq!(audit(&app, "action=fail_permanently").await.len(), 1);
+    }
+);
+
+db_test!(
+    async fn panics_hangs_and_huge_outputs_are_contained(app) {
+        for (action, kind) in [("panic", "panicked"), ("hang", "timed_out"), ("huge_output", "output_too_large")] {
+            let reply = invoke(&app, TESTKIT, action, json!({})).await;
+            assert_eq!(reply.status, 200, "{action}: {}", reply.text);
+            assert_eq!(reply.json["status"], "failed", "{action}");
+            assert_eq!(reply.json["error"]["kind"], kind, "{action}: {}", reply.text);
+            let rows = audit(&app, &format!("action={action}")).await;
+            assert_eq!(rows.len(), 1, "{action}");
+            assert_eq!(rows[0]["outcome"], kind);
+            assert_eq!(app.call("GET", "/healthz", None, None).await.status, 200, "still serving after {action}");
+        }
+        let echo = invoke(&app, TESTKIT, "echo", json!({})).await;
+        assert_eq!(echo.json["status"], "succeeded", "{}", echo.text);
+    }
+);
+
+db_test!(
+    async fn invalid_input_is_422_with_pointers_under_input(app) {
+        let reply = invoke(&app, TESTKIT, "flaky", json!({"key": 5})).await;
+        reply.assert_problem(422, "validation_failed");
+        assert_eq!(reply.json["errors"][0]["pointer"], "/input/key");
+        invoke(&app, TESTKIT, "no_such_action", json!({})).await.assert_problem(404, "not_found");
+    }
+);
+
+db_test!(
+    async fn settings_are_validated_and_nothing_is_stored_on_422(app) {
+        let bad = app.put(&format!("{HTTP}/settings"), &app.tenant_key, json!({"timeoutMs": 5, "colour": "red"})).await;
+        bad.assert_problem(422, "validation_failed");
+        let pointers: Vec<&str> = bad.json["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+        assert!(pointers.contains(&"/timeoutMs"), "{pointers:?}");
+        assert!(pointers.contains(&""), "additionalProperties is reported on the object: {pointers:?}");
+        let bad_url = app.put(&format!("{HTTP}/settings"), &app.tenant_key, json!({"baseUrl": "not a url"})).await;
+        bad_url.assert_problem(422, "validation_failed");
+        assert_eq!(bad_url.json["errors"][0]["pointer"], "/baseUrl");
+        let view = app.get(&format!("{HTTP}/settings"), &app.tenant_key).await;
+        assert_eq!(view.json["stored"], false);
+        assert_eq!(view.json["values"]["timeoutMs"], 10000, "defaults apply");
+    }
+);
+
+db_test!(
+    async fn settings_are_per_tenant_and_a_bot_override_wins_for_that_bot_only(app) {
+        let other = app.create_tenant("Other").await;
+        let other_key = app.issue_key(&other, "editor").await;
+        let put = app
+            .put(&format!("{TESTKIT}/settings"), &app.tenant_key, json!({"greeting": "tenant hello", "apiToken": "tok-A"}))
+            .await;
+        assert_eq!(put.status, 200, "{}", put.text);
+        assert_eq!(put.json["secrets"]["apiToken"], json!({"set": true, "source": "encrypted", "inherited": false}));
+        assert!(!put.text.contains("tok-A"));
+
+        let theirs = app.get(&format!("{TESTKIT}/settings"), &other_key).await;
+        assert_eq!(theirs.json["stored"], false);
+        assert_eq!(theirs.json["values"]["greeting"], "hello");
+        assert_eq!(theirs.json["secrets"]["apiToken"]["set"], false);
+
+        let bot = app.post("/v1/bots", &app.tenant_key, json!({"name": "b"})).await.json["id"].as_str().unwrap().to_string();
+        let override_reply =
+            app.put(&format!("{TESTKIT}/settings?botId={bot}"), &app.tenant_key, json!({"greeting": "bot hello"})).await;
+        assert_eq!(override_reply.status, 200, "{}", override_reply.text);
+        assert_eq!(override_reply.json["secrets"]["apiToken"]["inherited"], true);
+
+        let for_bot = app
+            .post(&format!("{TESTKIT}/actions/echo/invoke"), &app.tenant_key, json!({"input": {}, "botId": bot}))
+            .await;
+        assert_eq!(for_bot.json["output"]["greeting"], "bot hello");
+        let for_tenant = invoke(&app, TESTKIT, "echo", json!({})).await;
+        assert_eq!(for_tenant.json["output"]["greeting"], "tenant hello");
+        let for_other = app.post(&format!("{TESTKIT}/actions/echo/invoke"), &other_key, json!({"input": {}})).await;
+        assert_eq!(for_other.json["output"]["greeting"], "hello");
+
+        // Another tenant's bot id is not found; omitting a secret keeps it; null clears it.
+        app.get(&format!("{TESTKIT}/settings?botId={bot}"), &other_key).await.assert_problem(404, "not_found");
+        let kept = app.put(&format!("{TESTKIT}/settings"), &app.tenant_key, json!({"greeting": "again"})).await;
+        assert_eq!(kept.json["secrets"]["apiToken"]["set"], true);
+        let cleared = app.put(&format!("{TESTKIT}/settings"), &app.tenant_key, json!({"apiToken": null})).await;
+        assert_eq!(cleared.json["secrets"]["apiToken"]["set"], false);
+        assert_eq!(app.delete(&format!("{TESTKIT}/settings?botId={bot}"), &app.tenant_key).await.status, 204);
+        let viewer = app.issue_key(&app.tenant_id, "viewer").await;
+        app.put(&format!("{TESTKIT}/settings"), &viewer, json!({})).await.assert_problem(403, "insufficient_role");
+    }
+);
+
+/// Everything stored about the tenant, as text: settings rows, audit rows, and for SQLite the
+/// database files themselves.
+async fn stored_text(app: &TestApp) -> String {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let backend = db.get_database_backend();
+    let mut text = String::new();
+    for sql in [
+        "SELECT CAST(secrets AS TEXT) || ' ' || CAST(\"values\" AS TEXT) AS t FROM plugin_settings",
+        "SELECT COALESCE(error, '') || ' ' || COALESCE(CAST(details AS TEXT), '') AS t FROM audit_log",
+    ] {
+        for row in db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap() {
+            text.push_str(&row.try_get::<String>("", "t").unwrap());
+            text.push('\n');
+        }
+    }
+    if app.backend == Backend::Sqlite {
+        let file = app.database_url.trim_start_matches("sqlite://");
+        for suffix in ["", "-wal"] {
+            if let Ok(bytes) = std::fs::read(format!("{file}{suffix}")) {
+                text.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    text
+}
+
+db_test!(
+    async fn a_canary_secret_never_leaks(app) {
+        let canary = format!("canary-{}", ulid::Ulid::generate());
+        let vendor = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/health"))
+            .and(header("authorization", format!("Bearer {canary}").as_str()))
+            .respond_with(ResponseTemplate::new(401).set_body_string(format!("bad token {canary}")))
+            .mount(&vendor)
+            .await;
+        let put = app
+            .put(
+                &format!("{HTTP}/settings"),
+                &app.tenant_key,
+                json!({"allowedHosts": [vendor.uri()], "baseUrl": vendor.uri(), "healthPath": "/health", "bearerToken": canary}),
+            )
+            .await;
+        assert_eq!(put.status, 200, "{}", put.text);
+        let mut replies = vec![put.text.clone()];
+        let test = app.post(&format!("{HTTP}/test-connection"), &app.tenant_key, json!({})).await;
+        assert_eq!(test.json["ok"], false, "{}", test.text);
+        assert!(test.json["message"].as_str().unwrap().contains("[REDACTED]"), "{}", test.text);
+        replies.push(test.text);
+        let invoked = invoke(&app, HTTP, "request", json!({"method": "GET", "url": "/health"})).await;
+        assert_eq!(invoked.json["error"]["kind"], "unauthorized", "{}", invoked.text);
+        replies.push(invoked.text);
+        let put_tk = app.put(&format!("{TESTKIT}/settings"), &app.tenant_key, json!({"apiToken": canary})).await;
+        replies.push(put_tk.text);
+        let leaked = invoke(&app, TESTKIT, "leak_token", json!({})).await;
+        assert!(leaked.json["error"]["message"].as_str().unwrap().contains("[REDACTED]"), "{}", leaked.text);
+        replies.push(leaked.text);
+        replies.push(app.get(&format!("{HTTP}/settings"), &app.tenant_key).await.text);
+        replies.push(app.get("/v1/audit", &app.tenant_key).await.text);
+        for reply in &replies {
+            assert!(!reply.contains(&canary), "an API response leaked the canary: {reply}");
+        }
+        let stored = stored_text(&app).await;
+        assert!(stored.contains("v1:mk_"), "the secret is stored encrypted");
+        assert!(!stored.contains(&canary), "the canary is in the database in plaintext");
+        let logs = bacon_tests::logs::captured();
+        assert!(logs.contains("Plugin action attempt finished"), "logs are captured");
+        assert!(!logs.contains(&canary), "a log line leaked the canary");
+    }
+);
+
+db_test!(
+    async fn the_http_plugin_calls_allowed_hosts_only(app) {
+        let vendor = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/echo"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"echoed": true})))
+            .expect(1)
+            .mount(&vendor)
+            .await;
+        let put = app.put(&format!("{HTTP}/settings"), &app.tenant_key, json!({"allowedHosts": [vendor.uri()]})).await;
+        assert_eq!(put.status, 200, "{}", put.text);
+        let ok = invoke(&app, HTTP, "request", json!({"method": "POST", "url": format!("{}/echo", vendor.uri()), "body": {"a": 1}})).await;
+        assert_eq!(ok.json["status"], "succeeded", "{}", ok.text);
+        assert_eq!(ok.json["output"]["body"], json!({"echoed": true}));
+        let refused = invoke(&app, HTTP, "request", json!({"method": "GET", "url": "http://169.254.169.254/latest/meta-data"})).await;
+        assert_eq!(refused.json["status"], "failed");
+        assert_eq!(refused.json["attempts"], 1);
+        assert!(refused.json["error"]["message"].as_str().unwrap().contains("not in this plugin's allowed hosts"), "{}", refused.text);
+    }
+);
