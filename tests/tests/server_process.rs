@@ -102,3 +102,27 @@ async fn tenant_create_prints_its_key_once_and_logs_are_json_on_request() {
         assert!(parsed["level"].is_string() && parsed["timestamp"].is_string(), "{line}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_env_override_changes_a_plugin_default_visible_in_the_api() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(
+        cwd.path(),
+        &["serve"],
+        &[("BACON_HTTP__BIND", "127.0.0.1:0"), ("BACON_PLUGIN_HTTP__DEFAULTS__TIMEOUT_MS", "2500")],
+    );
+    let base = server.wait_for_listening().await;
+    let key = server
+        .drain()
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("bacon_") && !l.starts_with("bacon_admin_"))
+        .expect("the first tenant's key is printed")
+        .to_string();
+    let (status, plugin) = get(&format!("{base}/v1/plugins/bacon-plugin-http"), Some(&key)).await;
+    assert_eq!(status, 200, "{plugin}");
+    assert_eq!(plugin["settingsSchema"]["default"]["timeoutMs"], 2500);
+    let (_, settings) = get(&format!("{base}/v1/plugins/bacon-plugin-http/settings"), Some(&key)).await;
+    assert_eq!(settings["values"]["timeoutMs"], 2500);
+    server.terminate(Duration::from_secs(30)).await;
+}

@@ -75,6 +75,8 @@ impl HttpClient {
     /// # Panics
     /// When the TLS backend cannot initialise (no crypto provider installed): a start-up bug.
     pub fn new(allowed: &[String], timeout: Duration) -> Self {
+        // One crypto library in the whole tree: ring. A no-op when a provider is installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let inner = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
