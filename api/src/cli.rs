@@ -4,7 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bacon_engine::bootstrap::FirstTenant;
+use bacon_engine::bootstrap::{self, FirstTenant};
+use bacon_engine::plugins::loader::PluginLoader;
+use bacon_engine::plugins::overrides::PluginOverrides;
+use bacon_engine::secrets::cipher::Keyring;
+use bacon_engine::secrets::keyfiles::KeyFiles;
+use bacon_engine::secrets::rotation;
 use bacon_engine::store;
 use bacon_engine::tenancy::{DisplayName, Role};
 use clap::{Parser, Subcommand};
@@ -42,6 +47,27 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Manage the master encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Inspect the built-in plugins.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a new master key and re-encrypt every stored secret under it, online: a running
+    /// server keeps decrypting with the retired key (kept in `<data_dir>/retired-keys/`).
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// List the plugins that load, with their actions.
+    List,
+    /// Validate every plugin (with this environment's overrides); exit 1 on any fault.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,8 +138,56 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Its admin API key, shown only this once:\n\n    {}\n", key.plaintext.expose());
             Ok(())
         }
+        Command::Keys(KeysCommand::Rotate) => rotate_keys(&config).await,
+        Command::Plugins(command) => plugins(&config, command),
         Command::Openapi => Ok(()),
     }
+}
+
+async fn rotate_keys(config: &Config) -> anyhow::Result<()> {
+    if config.master_key.is_some() {
+        anyhow::bail!(
+            "the master key comes from BACON_MASTER_KEY, so Bacon cannot replace it. Unset it to use the key \
+             files in the data directory, or rotate by hand: keep the old key readable and restart with the new one"
+        );
+    }
+    let files = KeyFiles::new(&config.data_dir);
+    bootstrap::master_key(None, &config.data_dir).context("loading the master key")?;
+    let (old, new) = files.rotate().context("writing the new master key")?;
+    let keyring = Keyring::from_key_files(files.clone()).context("reading the key files")?;
+    let db = startup::connect_and_migrate(config).await?;
+    let report = rotation::reencrypt_all(&db, &keyring).await.context("re-encrypting stored secrets")?;
+    rotation::record_keys(&db, &keyring.active_id(), &keyring.retired_ids()).await?;
+    println!(
+        "Rotated the master key: {old} -> {new}. Re-encrypted {} secrets in {} settings rows.",
+        report.values, report.rows
+    );
+    println!(
+        "The old key stays in {} so running servers keep working; delete it once every server has restarted.",
+        files.retired_dir().join(format!("{old}.key")).display()
+    );
+    Ok(())
+}
+
+fn plugins(config: &Config, command: PluginsCommand) -> anyhow::Result<()> {
+    let _ = config;
+    let loader = PluginLoader::new(PluginOverrides::from_env());
+    let report = loader.load_all(&crate::catalog::builtin_plugins());
+    for plugin in &report.loaded {
+        let d = &plugin.definition;
+        let actions: Vec<&str> = d.actions.iter().map(|a| a.key.as_str()).collect();
+        println!("{} {} ({}): {}", d.id, d.version, d.name, actions.join(", "));
+    }
+    for id in &report.disabled {
+        println!("{id}: disabled by configuration");
+    }
+    for fault in &report.faults {
+        println!("FAULT {fault}");
+    }
+    if matches!(command, PluginsCommand::Check) && !report.faults.is_empty() {
+        anyhow::bail!("{} plugins failed validation", report.faults.len());
+    }
+    Ok(())
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {

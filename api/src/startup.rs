@@ -19,7 +19,9 @@ use bacon_engine::plugins::loader::PluginLoader;
 use bacon_engine::plugins::overrides::PluginOverrides;
 use bacon_engine::plugins::registry::{PluginRegistry, RegistryLimits};
 use bacon_engine::secrets::cipher::Keyring;
+use bacon_engine::secrets::keyfiles::KeyFiles;
 use bacon_engine::secrets::manager::Secrets;
+use bacon_engine::secrets::rotation;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -127,7 +129,11 @@ impl Application {
         let admin_key = bootstrap::admin_key(config.admin_key.as_ref(), &config.data_dir)
             .context("loading the server admin key")?;
         let first_tenant = bootstrap::first_tenant(&db).await.context("creating the first tenant")?;
-        let keyring = Keyring::new(&master_key.id, master_key.bytes);
+        let (master_key_id, master_key_origin) = (master_key.id.clone(), master_key.origin.clone());
+        let keyring = keyring(config, master_key);
+        rotation::record_keys(&db, &keyring.active_id(), &keyring.retired_ids())
+            .await
+            .context("recording the encryption key ids")?;
         let plugins = load_plugins(config, &factories, db.clone(), Secrets::new(keyring))?;
         let state = AppState {
             plugins,
@@ -145,8 +151,8 @@ impl Application {
             embedded_workers: config.workers.embedded,
             first_tenant,
             admin_key,
-            master_key_id: master_key.id.clone(),
-            master_key_origin: master_key.origin,
+            master_key_id,
+            master_key_origin,
         })
     }
 
@@ -181,6 +187,13 @@ impl Application {
         self.db.close().await.context("closing the database")?;
         Ok(())
     }
+}
+
+/// The keyring: the active master key, plus (embedded default) the retired keys on disk, which
+/// it re-reads when a value names a key it does not know (a `keys rotate` while it runs).
+pub fn keyring(config: &Config, master_key: bootstrap::MasterKey) -> Keyring {
+    let keyring = Keyring::new(&master_key.id, master_key.bytes);
+    if config.master_key.is_none() { keyring.with_key_files(KeyFiles::new(&config.data_dir)) } else { keyring }
 }
 
 /// Loads the plugins, reports faulty ones, and builds the registry.

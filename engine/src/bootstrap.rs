@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use bacon_plugin_sdk::Secret;
 use base64::Engine;
 use sea_orm::{DatabaseConnection, TransactionTrait};
-use sha2::{Digest, Sha256};
 
 use crate::StoreError;
 use crate::keyfile;
@@ -82,7 +81,7 @@ pub fn master_key(configured: Option<&Secret<String>>, data_dir: &Path) -> Resul
         .ok()
         .and_then(|v| v.try_into().ok())
         .ok_or_else(|| BootstrapError::BadMasterKey { origin: origin.clone() })?;
-    let id = format!("mk_{}", &hex::encode(Sha256::digest(bytes))[..12]);
+    let id = crate::secrets::keyfiles::key_id(&bytes);
     Ok(MasterKey { id, bytes: Secret::new(bytes), origin })
 }
 

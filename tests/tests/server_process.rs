@@ -126,3 +126,76 @@ async fn an_env_override_changes_a_plugin_default_visible_in_the_api() {
     assert_eq!(settings["values"]["timeoutMs"], 2500);
     server.terminate(Duration::from_secs(30)).await;
 }
+
+/// Issue #3, acceptance 3: `keys rotate` while the server runs.
+async fn rotate_keys_while_serving(env: &[(&str, &str)]) {
+    use bacon_plugin_sdk::testing::wiremock::matchers::{header, path};
+    use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
+    let vendor = MockServer::start().await;
+    Mock::given(path("/health"))
+        .and(header("authorization", "Bearer rotate-me-secret"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&vendor)
+        .await;
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(cwd.path(), &["serve"], env);
+    let base = server.wait_for_listening().await;
+    let key = server
+        .drain()
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("bacon_") && !l.starts_with("bacon_admin_"))
+        .expect("the first tenant's key is printed")
+        .to_string();
+    let client = bacon_tests::http_client();
+    let settings = serde_json::json!({
+        "allowedHosts": [vendor.uri()], "baseUrl": vendor.uri(), "healthPath": "/health", "bearerToken": "rotate-me-secret"
+    });
+    let put = client.put(format!("{base}/v1/plugins/bacon-plugin-http/settings")).bearer_auth(&key).json(&settings);
+    assert_eq!(put.send().await.unwrap().status(), 200);
+    let test_connection = || async {
+        let reply = client
+            .post(format!("{base}/v1/plugins/bacon-plugin-http/test-connection"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        reply.json::<serde_json::Value>().await.unwrap()
+    };
+    assert_eq!(test_connection().await["ok"], true);
+
+    let mut rotate = ServerProcess::start(cwd.path(), &["keys", "rotate"], env);
+    let status = tokio::time::timeout(Duration::from_secs(60), rotate.child.wait()).await.unwrap().unwrap();
+    rotate.drain();
+    assert!(status.success(), "{}", rotate.output.join("\n"));
+    let printed = rotate.output.join("\n");
+    assert!(printed.contains("Re-encrypted 1 secrets in 1 settings rows"), "{printed}");
+    let new_id = std::fs::read_to_string(cwd.path().join("data/master.key")).unwrap();
+    let new_id = bacon_engine::secrets::keyfiles::key_id(&bacon_engine::secrets::keyfiles::parse_key(&new_id).unwrap());
+
+    // Every stored secret is under the new key, and the running server still decrypts it.
+    let url = env.iter().find(|(k, _)| *k == "BACON_DATABASE_URL").map(|(_, v)| v.to_string());
+    let url = url.unwrap_or_else(|| format!("sqlite://{}", cwd.path().join("data/bacon.db").display()));
+    let db = sea_orm::Database::connect(&url).await.unwrap();
+    let rows = bacon_engine::store::plugin_settings::all_with_ids(&db).await.unwrap();
+    let sealed: Vec<String> =
+        rows.iter().flat_map(|(_, _, r)| r.secrets.values().map(|v| v.as_str().unwrap().to_string())).collect();
+    assert_eq!(sealed.len(), 1);
+    assert!(sealed[0].starts_with(&format!("v1:{new_id}:")), "{sealed:?} not under {new_id}");
+    assert_eq!(test_connection().await["ok"], true, "test-connection works after the rotation");
+    server.terminate(Duration::from_secs(30)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_reencrypts_online_on_sqlite() {
+    rotate_keys_while_serving(&[("BACON_HTTP__BIND", "127.0.0.1:0")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_reencrypts_online_on_postgres() {
+    let Some(url) = bacon_tests::postgres::fresh_database().await else {
+        return bacon_tests::postgres::print_skip("keys_rotate_reencrypts_online_on_postgres");
+    };
+    rotate_keys_while_serving(&[("BACON_HTTP__BIND", "127.0.0.1:0"), ("BACON_DATABASE_URL", &url)]).await;
+}

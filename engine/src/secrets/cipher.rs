@@ -8,6 +8,8 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use bacon_plugin_sdk::Secret;
 use base64::Engine;
 
+use super::keyfiles::KeyFiles;
+
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Why a stored value could not be decrypted (never includes the value).
@@ -43,6 +45,9 @@ pub struct Keyring {
 struct KeyringInner {
     active: String,
     keys: HashMap<String, Secret<[u8; 32]>>,
+    /// Where to look when a value names a key this keyring does not have (a rotation by
+    /// another process while this one runs).
+    reload: Option<KeyFiles>,
 }
 
 impl Keyring {
@@ -50,7 +55,48 @@ impl Keyring {
     pub fn new(active_id: &str, key: Secret<[u8; 32]>) -> Self {
         let mut keys = HashMap::new();
         keys.insert(active_id.to_string(), key);
-        Self { inner: Arc::new(RwLock::new(KeyringInner { active: active_id.to_string(), keys })) }
+        Self { inner: Arc::new(RwLock::new(KeyringInner { active: active_id.to_string(), keys, reload: None })) }
+    }
+
+    /// A keyring of every key in `files`, active as on disk.
+    ///
+    /// # Errors
+    /// When the files cannot be read or hold no active key.
+    pub fn from_key_files(files: KeyFiles) -> std::io::Result<Self> {
+        let active = files
+            .load()?
+            .into_iter()
+            .find(|k| k.active)
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no active master key"))?;
+        Ok(Self::new(&active.id, active.key).with_key_files(files))
+    }
+
+    /// Loads the retired keys of `files` now, and reloads from them when a value names an
+    /// unknown key.
+    pub fn with_key_files(self, files: KeyFiles) -> Self {
+        if let Ok(mut inner) = self.inner.write() {
+            inner.reload = Some(files);
+        }
+        self.reload();
+        self
+    }
+
+    /// Re-reads the key files: every key becomes known, and the file's active key becomes active.
+    pub fn reload(&self) {
+        let Some(files) = self.inner.read().ok().and_then(|i| i.reload.clone()) else { return };
+        let Ok(keys) = files.load() else { return };
+        for stored in keys {
+            if stored.active {
+                self.set_active(&stored.id, stored.key);
+            } else {
+                self.add_decrypt_only(&stored.id, stored.key);
+            }
+        }
+    }
+
+    /// Ids of every known key but the active one.
+    pub fn retired_ids(&self) -> Vec<String> {
+        self.inner.read().map(|i| i.keys.keys().filter(|k| **k != i.active).cloned().collect()).unwrap_or_default()
     }
 
     /// Adds a key that can decrypt but not encrypt (a retired key during rotation).
@@ -115,7 +161,13 @@ impl Keyring {
         if blob.len() < 12 + 16 {
             return Err(CryptoError::Malformed);
         }
-        let cipher = self.cipher(id).ok_or_else(|| CryptoError::UnknownKey(id.to_string()))?;
+        let cipher = match self.cipher(id) {
+            Some(c) => c,
+            None => {
+                self.reload();
+                self.cipher(id).ok_or_else(|| CryptoError::UnknownKey(id.to_string()))?
+            }
+        };
         let (nonce, ciphertext) = blob.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().map_err(|_| CryptoError::Malformed)?;
         let aad = binding.aad();

@@ -1,0 +1,100 @@
+//! Re-encrypting every stored secret under the active key (`bacon-server keys rotate`).
+//!
+//! Each row is rewritten on its own, so the server keeps running: until a row is rewritten it
+//! decrypts with the retired key, which the keyring keeps.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use serde_json::Value;
+
+use super::cipher::{Binding, CryptoError, Keyring};
+use crate::StoreError;
+use crate::store::plugin_settings;
+
+/// What a rotation rewrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotationReport {
+    pub rows: usize,
+    pub values: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error("a secret of plugin `{plugin_id}` (field `{field}`) could not be decrypted: {source}")]
+    Decrypt {
+        plugin_id: String,
+        field: String,
+        #[source]
+        source: CryptoError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Rewrites every ciphertext not under the keyring's active key.
+///
+/// # Errors
+/// When a value cannot be decrypted (nothing after it is rewritten) or the database fails.
+pub async fn reencrypt_all(db: &impl ConnectionTrait, keyring: &Keyring) -> Result<RotationReport, RotationError> {
+    let active = keyring.active_id();
+    let mut report = RotationReport::default();
+    for (row_id, tenant_id, row) in plugin_settings::all_with_ids(db).await? {
+        let mut secrets = row.secrets.clone();
+        let mut changed = 0;
+        for (field, stored) in secrets.iter_mut() {
+            let Some(text) = stored.as_str() else { continue };
+            match Keyring::key_id_of(text) {
+                Some(id) if id != active => {}
+                _ => continue,
+            }
+            let binding = Binding { tenant_id: &tenant_id, plugin_id: &row.plugin_id, field };
+            let plain = keyring.decrypt(text, &binding).map_err(|source| RotationError::Decrypt {
+                plugin_id: row.plugin_id.clone(),
+                field: field.clone(),
+                source,
+            })?;
+            *stored = Value::String(keyring.encrypt(plain.expose(), &binding));
+            changed += 1;
+        }
+        if changed > 0 {
+            plugin_settings::replace_secrets(db, &row_id, secrets).await?;
+            report.rows += 1;
+            report.values += changed;
+        }
+    }
+    Ok(report)
+}
+
+/// Records key ids and states (never key material): `active_id` active, `retired` retired.
+///
+/// # Errors
+/// On a database failure.
+pub async fn record_keys(db: &impl ConnectionTrait, active_id: &str, retired: &[String]) -> Result<(), StoreError> {
+    use bacon_entities::encryption_keys;
+    let now = Utc::now();
+    for (id, state) in
+        std::iter::once((active_id.to_string(), "active")).chain(retired.iter().map(|r| (r.clone(), "retired")))
+    {
+        match encryption_keys::Entity::find_by_id(id.clone()).one(db).await? {
+            Some(row) if row.state == state => {}
+            Some(row) => {
+                let mut active: encryption_keys::ActiveModel = row.into();
+                active.state = Set(state.to_string());
+                active.retired_at = Set((state == "retired").then_some(now));
+                active.update(db).await?;
+            }
+            None => {
+                encryption_keys::ActiveModel {
+                    id: Set(id),
+                    state: Set(state.to_string()),
+                    created_at: Set(now),
+                    retired_at: Set((state == "retired").then_some(now)),
+                }
+                .insert(db)
+                .await
+                .map_err(|e| StoreError::from_db("encryption key", e))?;
+            }
+        }
+    }
+    Ok(())
+}
