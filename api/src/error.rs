@@ -71,6 +71,8 @@ pub enum ApiError {
     MethodNotAllowed { method: String },
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    #[error("{detail}")]
+    PreconditionFailed { detail: String },
     #[error("the request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{detail}")]
@@ -103,6 +105,7 @@ impl ApiError {
             Self::NotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -122,6 +125,7 @@ impl ApiError {
             Self::NotFound { .. } => "not_found",
             Self::RouteNotFound { .. } => "route_not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::PreconditionFailed { .. } => "precondition_failed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Validation { .. } => "validation_failed",
@@ -174,6 +178,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { kind } => {
                 Self::Conflict { code: "conflict", detail: format!("{kind} conflicts with an existing one") }
             }
+            StoreError::Stale { kind, expected, current } => Self::PreconditionFailed {
+                detail: format!(
+                    "the {kind} is at version {current}, not {expected}: fetch it again and reapply your change"
+                ),
+            },
             StoreError::Database(e) => Self::internal(e),
         }
     }

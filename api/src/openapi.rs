@@ -23,6 +23,7 @@ use crate::error::{FieldError, PROBLEM_JSON, Problem};
         (name = "bots", description = "Bots: the scope settings and flows can be narrowed to"),
         (name = "plugins", description = "The plugin catalog, per-tenant settings, test connection and invoke"),
         (name = "audit", description = "The audit log of plugin action attempts"),
+        (name = "flows", description = "Flows: node graphs saved as immutable versions"),
     ),
     components(schemas(Problem, FieldError))
 )]

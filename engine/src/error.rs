@@ -11,6 +11,9 @@ pub enum StoreError {
     /// A uniqueness constraint refused the write.
     #[error("{kind} conflicts with an existing one")]
     Conflict { kind: &'static str },
+    /// The caller's version is not the current one (optimistic concurrency).
+    #[error("{kind} is at version {current}, not {expected}")]
+    Stale { kind: &'static str, expected: i32, current: i32 },
     /// The database failed or is unreachable.
     #[error("database error")]
     Database(#[source] DbErr),

@@ -12,6 +12,7 @@
 pub mod bootstrap;
 pub mod database;
 pub mod error;
+pub mod flows;
 pub mod ids;
 pub mod keyfile;
 pub mod plugins;

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod bots;
+pub mod flows;
 pub mod health;
 pub mod pagination;
 pub mod plugins;
@@ -23,4 +24,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(bots::router())
         .merge(plugins::router())
         .merge(audit::router())
+        .merge(flows::router())
 }

@@ -6,6 +6,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod bots;
+pub mod flows;
 pub mod plugin_settings;
 pub mod tenants;
 

@@ -4,6 +4,7 @@
 
 mod auth;
 mod documentation;
+mod flows;
 mod health;
 mod input;
 mod plugins;

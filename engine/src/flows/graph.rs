@@ -1,0 +1,159 @@
+//! The flow graph model. JSON field names are camelCase; node `type`s are snake_case.
+
+use bacon_plugin_sdk::RetryPolicy;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A flow's graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FlowGraph {
+    pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub edges: Vec<Edge>,
+}
+
+/// A node: an id unique in the graph, a type and its config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: NodeKind,
+}
+
+/// What a node does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "config", rename_all = "snake_case")]
+pub enum NodeKind {
+    /// Where a run starts (exactly one per flow).
+    Trigger(TriggerConfig),
+    /// Runs a plugin action as a durable step.
+    PluginAction(PluginActionConfig),
+    /// Evaluates an expression; outgoing edges are labelled `when: "true"` / `"false"`.
+    Condition(ConditionConfig),
+    /// Sets run variables from templates.
+    Transform(TransformConfig),
+    /// Waits durably.
+    Delay(DelayConfig),
+    /// Collects AI-context snippets into the run's variables.
+    AiContext(AiContextConfig),
+    /// Ends the run successfully.
+    End(EndConfig),
+}
+
+impl NodeKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Trigger(_) => "trigger",
+            Self::PluginAction(_) => "plugin_action",
+            Self::Condition(_) => "condition",
+            Self::Transform(_) => "transform",
+            Self::Delay(_) => "delay",
+            Self::AiContext(_) => "ai_context",
+            Self::End(_) => "end",
+        }
+    }
+}
+
+/// How runs of the flow start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    #[default]
+    Manual,
+    Webhook,
+    Plugin,
+    Schedule,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TriggerConfig {
+    #[serde(default)]
+    pub kind: TriggerKind,
+    /// For `plugin` triggers.
+    pub plugin_id: Option<String>,
+    /// For `plugin` triggers: the plugin's trigger key.
+    pub trigger_key: Option<String>,
+    /// For `schedule` triggers.
+    pub cron: Option<String>,
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginActionConfig {
+    pub plugin_id: String,
+    pub action_name: String,
+    /// The action input; strings are templates.
+    #[serde(default = "empty_object")]
+    pub payload: Value,
+    /// Overrides the action's retry policy.
+    pub retry: Option<RetryPolicy>,
+    /// Overrides the action's timeout.
+    pub timeout_ms: Option<u64>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConditionConfig {
+    /// A minijinja expression: `nodes.fetch.output.status == 200`.
+    pub expression: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransformConfig {
+    /// Variable name -> template.
+    #[serde(default)]
+    pub set: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DelayConfig {
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AiContextConfig {
+    pub max_tokens: Option<u32>,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EndConfig {}
+
+/// A directed edge; `when` labels the outgoing edges of a condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Edge {
+    pub id: String,
+    pub source: String,
+    pub target: String,
+    pub when: Option<String>,
+}
+
+impl FlowGraph {
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+
+    /// The trigger node, when there is exactly one.
+    pub fn trigger(&self) -> Option<&Node> {
+        let mut triggers = self.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Trigger(_)));
+        let first = triggers.next()?;
+        triggers.next().is_none().then_some(first)
+    }
+
+    /// Edges leaving `node`.
+    pub fn outgoing<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a Edge> + 'a {
+        self.edges.iter().filter(move |e| e.source == node)
+    }
+}

@@ -1,0 +1,296 @@
+//! What a flow graph must satisfy to be saved. Every fault carries a JSON pointer into the
+//! request body (`/graph/nodes/3/config/actionName`), so a client can highlight the node.
+//!
+//! Rules: exactly one trigger, with no incoming edge; unique node and edge ids; edges between
+//! existing nodes; no cycles; every node reachable from the trigger; known plugin and action;
+//! templates that parse; condition edges labelled `true`/`false` (and only those labelled).
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::graph::{FlowGraph, NodeKind, TriggerKind};
+use super::template;
+use crate::plugins::settings::FieldProblem;
+
+/// Which plugins and actions exist (the registry implements it; tests may supply their own).
+pub trait ActionCatalog {
+    fn has_plugin(&self, plugin_id: &str) -> bool;
+    fn has_action(&self, plugin_id: &str, action: &str) -> bool;
+}
+
+impl ActionCatalog for crate::plugins::registry::PluginRegistry {
+    fn has_plugin(&self, plugin_id: &str) -> bool {
+        self.get(plugin_id).is_some()
+    }
+
+    fn has_action(&self, plugin_id: &str, action: &str) -> bool {
+        self.get(plugin_id).is_some_and(|p| p.definition.find_action(action).is_some())
+    }
+}
+
+fn problem(pointer: String, message: impl Into<String>) -> FieldProblem {
+    FieldProblem { pointer, message: message.into() }
+}
+
+/// Parses and validates a graph given as JSON at `base` (e.g. `/graph`).
+///
+/// # Errors
+/// Every problem found, each with a pointer.
+pub fn parse(value: &Value, base: &str, catalog: &dyn ActionCatalog) -> Result<FlowGraph, Vec<FieldProblem>> {
+    let graph: FlowGraph = serde_path_to_error_like(value, base)?;
+    let problems = validate(&graph, base, catalog);
+    if problems.is_empty() { Ok(graph) } else { Err(problems) }
+}
+
+/// Deserialises with a pointer to the first field that does not fit.
+fn serde_path_to_error_like(value: &Value, base: &str) -> Result<FlowGraph, Vec<FieldProblem>> {
+    serde_json::from_value::<FlowGraph>(value.clone()).map_err(|e| {
+        // Locate the node whose shape is wrong, so the pointer is useful without a path tracker.
+        let pointer = value["nodes"]
+            .as_array()
+            .and_then(|nodes| {
+                nodes.iter().position(|n| serde_json::from_value::<super::graph::Node>(n.clone()).is_err())
+            })
+            .map(|i| format!("{base}/nodes/{i}"))
+            .unwrap_or_else(|| base.to_string());
+        vec![problem(pointer, format!("the graph does not match the flow model: {e}"))]
+    })
+}
+
+/// Every rule violation of `graph`.
+pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> Vec<FieldProblem> {
+    let mut problems = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if node.id.trim().is_empty() {
+            problems.push(problem(format!("{base}/nodes/{i}/id"), "a node id must not be empty"));
+        }
+        if index.insert(node.id.as_str(), i).is_some() {
+            problems.push(problem(format!("{base}/nodes/{i}/id"), format!("node id `{}` is used twice", node.id)));
+        }
+    }
+    let triggers: Vec<usize> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| matches!(n.kind, NodeKind::Trigger(_)))
+        .map(|(i, _)| i)
+        .collect();
+    match triggers.as_slice() {
+        [] => problems.push(problem(format!("{base}/nodes"), "a flow needs exactly one trigger node; it has none")),
+        [_] => {}
+        [_, rest @ ..] => {
+            for i in rest {
+                problems
+                    .push(problem(format!("{base}/nodes/{i}"), "a flow has exactly one trigger node; this is another"));
+            }
+        }
+    }
+    let mut edge_ids = HashSet::new();
+    for (j, edge) in graph.edges.iter().enumerate() {
+        if !edge_ids.insert(edge.id.as_str()) {
+            problems.push(problem(format!("{base}/edges/{j}/id"), format!("edge id `{}` is used twice", edge.id)));
+        }
+        for (field, end) in [("source", &edge.source), ("target", &edge.target)] {
+            if !index.contains_key(end.as_str()) {
+                problems.push(problem(format!("{base}/edges/{j}/{field}"), format!("no node has the id `{end}`")));
+            }
+        }
+        let source_is_condition =
+            index.get(edge.source.as_str()).is_some_and(|i| matches!(graph.nodes[*i].kind, NodeKind::Condition(_)));
+        match (&edge.when, source_is_condition) {
+            (Some(w), true) if w == "true" || w == "false" => {}
+            (_, true) => problems.push(problem(
+                format!("{base}/edges/{j}/when"),
+                "an edge leaving a condition must have `when: \"true\"` or `when: \"false\"`",
+            )),
+            (Some(_), false) => problems
+                .push(problem(format!("{base}/edges/{j}/when"), "only edges leaving a condition node may have `when`")),
+            (None, false) => {}
+        }
+        if index.get(edge.target.as_str()).is_some_and(|i| matches!(graph.nodes[*i].kind, NodeKind::Trigger(_))) {
+            problems.push(problem(format!("{base}/edges/{j}/target"), "no edge may lead into the trigger"));
+        }
+    }
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let at = format!("{base}/nodes/{i}/config");
+        match &node.kind {
+            NodeKind::Trigger(t) => {
+                if t.kind == TriggerKind::Plugin && t.plugin_id.as_deref().is_none_or(|p| !catalog.has_plugin(p)) {
+                    problems.push(problem(format!("{at}/pluginId"), "a plugin trigger needs a loaded `pluginId`"));
+                }
+                if t.kind == TriggerKind::Schedule && t.cron.as_deref().is_none_or(|c| c.trim().is_empty()) {
+                    problems.push(problem(format!("{at}/cron"), "a schedule trigger needs a `cron` expression"));
+                }
+            }
+            NodeKind::PluginAction(a) => {
+                if !catalog.has_plugin(&a.plugin_id) {
+                    problems.push(problem(format!("{at}/pluginId"), format!("no plugin `{}` is loaded", a.plugin_id)));
+                } else if !catalog.has_action(&a.plugin_id, &a.action_name) {
+                    problems.push(problem(
+                        format!("{at}/actionName"),
+                        format!("plugin `{}` has no action `{}`", a.plugin_id, a.action_name),
+                    ));
+                }
+                if let Err(e) = template::check(&a.payload) {
+                    problems.push(problem(
+                        format!("{at}/payload{}", e.pointer),
+                        format!("the template does not parse: {}", e.message),
+                    ));
+                }
+            }
+            NodeKind::Condition(c) => {
+                if let Err(e) = template::check_expression(&c.expression) {
+                    problems.push(problem(
+                        format!("{at}/expression"),
+                        format!("the expression does not parse: {}", e.message),
+                    ));
+                }
+            }
+            NodeKind::Transform(t) => {
+                if let Err(e) = template::check(&Value::Object(t.set.clone())) {
+                    problems.push(problem(
+                        format!("{at}/set{}", e.pointer),
+                        format!("the template does not parse: {}", e.message),
+                    ));
+                }
+            }
+            NodeKind::Delay(_) | NodeKind::AiContext(_) | NodeKind::End(_) => {}
+        }
+    }
+    if !problems.is_empty() {
+        return problems;
+    }
+    // Cycles (depth-first, colouring) and reachability from the trigger.
+    let Some(trigger) = graph.trigger() else { return problems };
+    let mut state: HashMap<&str, u8> = HashMap::new();
+    fn visit<'a>(g: &'a FlowGraph, node: &'a str, state: &mut HashMap<&'a str, u8>) -> Option<&'a str> {
+        state.insert(node, 1);
+        for edge in g.outgoing(node) {
+            match state.get(edge.target.as_str()) {
+                Some(1) => return Some(edge.target.as_str()),
+                Some(_) => {}
+                None => {
+                    if let Some(c) = visit(g, &edge.target, state) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+        state.insert(node, 2);
+        None
+    }
+    if let Some(in_cycle) = visit(graph, &trigger.id, &mut state) {
+        let i = index[in_cycle];
+        problems.push(problem(format!("{base}/nodes/{i}"), format!("node `{in_cycle}` is part of a cycle")));
+        return problems;
+    }
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if !state.contains_key(node.id.as_str()) {
+            problems.push(problem(
+                format!("{base}/nodes/{i}"),
+                format!("node `{}` cannot be reached from the trigger", node.id),
+            ));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Catalog;
+
+    impl ActionCatalog for Catalog {
+        fn has_plugin(&self, p: &str) -> bool {
+            p == "bacon-plugin-http"
+        }
+        fn has_action(&self, p: &str, a: &str) -> bool {
+            p == "bacon-plugin-http" && a == "request"
+        }
+    }
+
+    fn pointers(graph: Value) -> Vec<String> {
+        match parse(&graph, "/graph", &Catalog) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.into_iter().map(|p| p.pointer).collect(),
+        }
+    }
+
+    fn action(id: &str, action: &str, payload: Value) -> Value {
+        json!({"id": id, "type": "plugin_action", "config": {"pluginId": "bacon-plugin-http", "actionName": action, "payload": payload}})
+    }
+
+    #[test]
+    fn a_valid_branching_flow_passes() {
+        let graph = json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                action("call", "request", json!({"method": "GET", "url": "{{ input.url }}"})),
+                {"id": "c", "type": "condition", "config": {"expression": "nodes.call.output.status == 200"}},
+                {"id": "yes", "type": "end", "config": {}},
+                {"id": "no", "type": "end", "config": {}}
+            ],
+            "edges": [
+                {"id": "e1", "source": "t", "target": "call"},
+                {"id": "e2", "source": "call", "target": "c"},
+                {"id": "e3", "source": "c", "target": "yes", "when": "true"},
+                {"id": "e4", "source": "c", "target": "no", "when": "false"}
+            ]
+        });
+        assert_eq!(pointers(graph), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_rule_points_at_the_offending_node_or_edge() {
+        assert_eq!(pointers(json!({"nodes": [{"id": "e", "type": "end", "config": {}}]})), ["/graph/nodes"]);
+        assert_eq!(
+            pointers(
+                json!({"nodes": [{"id": "a", "type": "trigger", "config": {}}, {"id": "b", "type": "trigger", "config": {}}]})
+            ),
+            ["/graph/nodes/1"]
+        );
+        assert_eq!(
+            pointers(
+                json!({"nodes": [{"id": "t", "type": "trigger", "config": {}}], "edges": [{"id": "e", "source": "t", "target": "ghost"}]})
+            ),
+            ["/graph/edges/0/target"]
+        );
+        assert_eq!(
+            pointers(json!({"nodes": [{"id": "t", "type": "trigger", "config": {}}, action("a", "nope", json!({}))],
+                "edges": [{"id": "e", "source": "t", "target": "a"}]})),
+            ["/graph/nodes/1/config/actionName"]
+        );
+        assert_eq!(
+            pointers(
+                json!({"nodes": [{"id": "t", "type": "trigger", "config": {}}, action("a", "request", json!({"x": ["{{ 1 + }}"]}))],
+                "edges": [{"id": "e", "source": "t", "target": "a"}]})
+            ),
+            ["/graph/nodes/1/config/payload/x/0"]
+        );
+        assert_eq!(
+            pointers(
+                json!({"nodes": [{"id": "t", "type": "trigger", "config": {}}, {"id": "c", "type": "condition", "config": {"expression": "true"}}, {"id": "z", "type": "end", "config": {}}],
+                "edges": [{"id": "e", "source": "t", "target": "c"}, {"id": "f", "source": "c", "target": "z"}]})
+            ),
+            ["/graph/edges/1/when"]
+        );
+        assert_eq!(
+            pointers(
+                json!({"nodes": [{"id": "t", "type": "trigger", "config": {}}, action("a", "request", json!({})), action("b", "request", json!({}))],
+                "edges": [{"id": "e1", "source": "t", "target": "a"}, {"id": "e2", "source": "a", "target": "b"}, {"id": "e3", "source": "b", "target": "a"}]})
+            ),
+            ["/graph/nodes/1"]
+        );
+        assert_eq!(
+            pointers(
+                json!({"nodes": [{"id": "t", "type": "trigger", "config": {}}, {"id": "lonely", "type": "end", "config": {}}]})
+            ),
+            ["/graph/nodes/1"]
+        );
+        assert_eq!(pointers(json!({"nodes": [{"id": "t", "type": "teleport", "config": {}}]})), ["/graph/nodes/0"]);
+    }
+}
