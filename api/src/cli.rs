@@ -83,6 +83,13 @@ pub enum TenantCommand {
 /// Parses the command line, runs the command, and turns failures into a message and exit code 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A plugin's panic message may quote a secret: the registry returns and audits it scrubbed,
+    // so the process-wide report names only where it happened.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        tracing::error!(%location, "A task panicked; if it was a plugin action, its scrubbed message is in the audit log.");
+        eprintln!("a task panicked at {location}");
+    }));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -135,7 +135,9 @@ impl Application {
             .await
             .context("recording the encryption key ids")?;
         let plugins = load_plugins(config, &factories, db.clone(), Secrets::new(keyring))?;
+        let timeout = Duration::from_millis(config.http.request_timeout_ms);
         let state = AppState {
+            invoke_deadline: timeout.saturating_sub((timeout / 10).min(Duration::from_secs(2))),
             plugins,
             db: db.clone(),
             admin_key_hash: Arc::from(admin_key.hash.as_str()),

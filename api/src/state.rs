@@ -15,4 +15,7 @@ pub struct AppState {
     pub admin_key_hash: Arc<str>,
     pub metrics: Arc<Metrics>,
     pub plugins: PluginRegistry,
+    /// How long a synchronous plugin call (with its retries) may take: a little under the
+    /// request timeout, so the caller gets the result and every attempt is audited.
+    pub invoke_deadline: std::time::Duration,
 }

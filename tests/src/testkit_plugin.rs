@@ -22,6 +22,7 @@ pub struct TestkitSettings {
     #[serde(default)]
     pub greeting: String,
     /// A credential; `leak` puts it in an error message to prove the host scrubs it.
+    #[schemars(length(min = 8))]
     pub api_token: Option<Secret<String>>,
 }
 
@@ -106,6 +107,11 @@ pub fn definition() -> PluginDefinition {
                 .with_timeout(Duration::from_millis(300)),
         )
         .action(action("huge_output", "Returns 50 MB.", huge).with_retry(RetryPolicy::None))
+        .action(
+            action("hang_with_retries", "Never finishes, and timeouts are retried.", hangs)
+                .with_retry(RetryPolicy::Fixed { interval_ms: 50, max_attempts: 50 })
+                .with_timeout(Duration::from_millis(400)),
+        )
         .action(action("test_connection", "Always ok.", test_connection).with_retry(RetryPolicy::None))
 }
 

@@ -343,6 +343,7 @@ pub async fn test_plugin_connection(
     let mut request =
         InvokeRequest::synchronous(key.tenant_id, bot, &plugin_id, "test_connection", serde_json::json!({}));
     request.kind = "test_connection";
+    request.deadline = Some(state.invoke_deadline);
     let outcome = state.plugins.invoke(request).await;
     let response = match outcome.result {
         Ok(value) => serde_json::from_value(value).unwrap_or(TestConnectionResponse {
@@ -422,8 +423,9 @@ pub async fn invoke_plugin_action(
         return Err(ApiError::NotFound { kind: "action", id: action.chars().take(64).collect() });
     }
     let bot = scope(&state, &key, &SettingsScope { bot_id: body.bot_id }).await?;
-    let outcome =
-        state.plugins.invoke(InvokeRequest::synchronous(key.tenant_id, bot, &plugin_id, &action, body.input)).await;
+    let mut request = InvokeRequest::synchronous(key.tenant_id, bot, &plugin_id, &action, body.input);
+    request.deadline = Some(state.invoke_deadline);
+    let outcome = state.plugins.invoke(request).await;
     let attempts = outcome.attempts;
     match outcome.result {
         Ok(output) => Ok(ApiJson(InvokeActionResponse {

@@ -126,7 +126,15 @@ impl PluginLoader {
         }
         validate(&def)?;
         // Operator overrides, then validate again: an override must not break the plugin.
+        let secrets = bacon_plugin_sdk::schema::secret_fields(&def.settings_schema);
         let unknown = apply_defaults(&mut def.settings_schema, &overrides.defaults);
+        if let Some(secret) = secrets.iter().find(|s| def.settings_schema["default"].get(s.as_str()).is_some()) {
+            return Err(fault(
+                &def.id,
+                format!("/settingsSchema/default/{secret}"),
+                "a secret field cannot have a default (it would be shown to every tenant); use env references",
+            ));
+        }
         if let Some(key) = unknown.first() {
             return Err(fault(
                 &def.id,

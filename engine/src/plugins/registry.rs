@@ -62,6 +62,9 @@ pub struct InvokeRequest {
     pub retry: RetryMode,
     /// Overrides the action's own timeout.
     pub timeout: Option<Duration>,
+    /// For in-process retries: the time every attempt and wait together may take (a synchronous
+    /// API call must answer before its request times out). Attempts are cut to fit.
+    pub deadline: Option<Duration>,
     /// The audit row's `kind`: `invoke`, `test_connection`, `flow_step`.
     pub kind: &'static str,
 }
@@ -86,6 +89,7 @@ impl InvokeRequest {
             idempotency_key: None,
             retry: RetryMode::InProcess,
             timeout: None,
+            deadline: None,
             kind: "invoke",
         }
     }
@@ -200,6 +204,15 @@ impl BackoffBuilder for PolicyBackoff {
     }
 }
 
+/// Aborts a spawned action when the attempt that owns it ends or is dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload
         .downcast_ref::<&str>()
@@ -263,7 +276,7 @@ impl PluginRegistry {
                 }
             };
         if let Some(validator) = plugin.input_validators.get(&request.action) {
-            let found = settings::problems(validator, &request.input);
+            let found = settings::problems(validator, &request.input, &[]);
             if !found.is_empty() {
                 let err = InvokeError::InvalidInput(
                     found
@@ -275,9 +288,10 @@ impl PluginRegistry {
                 return InvokeOutcome { result: Err(err), attempts: 1 };
             }
         }
+        let deadline_at = request.deadline.map(|d| started + d);
         match request.retry {
             RetryMode::SingleAttempt { attempt } => {
-                let result = self.attempt(&plugin, &request, &settings, attempt).await;
+                let result = self.attempt(&plugin, &request, &settings, attempt, deadline_at).await;
                 InvokeOutcome { result, attempts: 1 }
             }
             RetryMode::InProcess => {
@@ -287,17 +301,22 @@ impl PluginRegistry {
                 let max_wait = self.limits.max_in_process_wait;
                 let result = (|| async {
                     let attempt = counter.fetch_add(1, Ordering::SeqCst) + 1;
-                    self.attempt(&plugin, &request, &settings, attempt).await
+                    self.attempt(&plugin, &request, &settings, attempt, deadline_at).await
                 })
                 .retry(PolicyBackoff { policy })
                 .sleep(tokio::time::sleep)
                 .when(InvokeError::is_retryable)
                 .adjust(move |err: &InvokeError, next: Option<Duration>| {
                     let next = next?;
-                    match err.retry_after() {
-                        Some(after) if after > max_wait => None,
-                        Some(after) => Some(next.max(after)),
-                        None => Some(next),
+                    let wait = match err.retry_after() {
+                        Some(after) if after > max_wait => return None,
+                        Some(after) => next.max(after),
+                        None => next,
+                    };
+                    // No time left for the wait and a useful attempt after it: stop here.
+                    match deadline_at {
+                        Some(end) if Instant::now() + wait + Duration::from_millis(100) >= end => None,
+                        _ => Some(wait),
                     }
                 })
                 .await;
@@ -313,6 +332,7 @@ impl PluginRegistry {
         request: &InvokeRequest,
         settings: &ResolvedSettings,
         attempt: u32,
+        deadline_at: Option<Instant>,
     ) -> Result<Value, InvokeError> {
         let started = Instant::now();
         let Some(action) = plugin.definition.find_action(&request.action) else {
@@ -321,7 +341,10 @@ impl PluginRegistry {
                 action: request.action.clone(),
             });
         };
-        let timeout = request.timeout.unwrap_or(action.timeout);
+        let mut timeout = request.timeout.unwrap_or(action.timeout);
+        if let Some(end) = deadline_at {
+            timeout = timeout.min(end.saturating_duration_since(started));
+        }
         let ctx = ActionContext::new(ContextParts {
             tenant_id: request.tenant_id.to_string(),
             bot_id: request.bot_id.map(|b| b.to_string()),
@@ -338,12 +361,10 @@ impl PluginRegistry {
         let handler = action.handler.clone();
         let input = request.input.clone();
         let task = tokio::spawn(async move { handler(ctx, input).await });
-        let abort = task.abort_handle();
+        // If this call is dropped (the client went away), the action's task goes with it.
+        let _abort = AbortOnDrop(task.abort_handle());
         let result = match tokio::time::timeout(timeout, task).await {
-            Err(_) => {
-                abort.abort();
-                Err(InvokeError::TimedOut(timeout))
-            }
+            Err(_) => Err(InvokeError::TimedOut(timeout)),
             Ok(Err(join)) if join.is_panic() => Err(InvokeError::Panicked(panic_message(join.into_panic()))),
             Ok(Err(_)) => Err(InvokeError::Panicked("the action's task was cancelled".into())),
             Ok(Ok(Err(e))) => Err(InvokeError::Action(e)),

@@ -70,18 +70,21 @@ pub struct ResolvedSettings {
     pub redactor: Redactor,
 }
 
-/// Turns validator errors into pointers; a missing required property points at itself.
-pub fn problems(validator: &jsonschema::Validator, instance: &Value) -> Vec<FieldProblem> {
+/// Turns validator errors into pointers; a missing required property points at itself. Errors
+/// about a secret field are masked: the message never repeats the value.
+pub fn problems(validator: &jsonschema::Validator, instance: &Value, secret_fields: &[String]) -> Vec<FieldProblem> {
     validator
         .iter_errors(instance)
         .map(|e| {
             let mut pointer = e.instance_path().to_string();
+            let field = pointer.trim_start_matches('/').split('/').next().unwrap_or_default().to_string();
+            let message = if secret_fields.contains(&field) { e.masked().to_string() } else { e.to_string() };
             if let jsonschema::error::ValidationErrorKind::Required { property } = e.kind()
                 && let Some(name) = property.as_str()
             {
                 pointer = format!("{pointer}/{}", name.replace('~', "~0").replace('/', "~1"));
             }
-            FieldProblem { pointer, message: e.to_string() }
+            FieldProblem { pointer, message }
         })
         .collect()
 }
@@ -174,6 +177,7 @@ pub async fn put(
         }
     }
     let mut problems_found = Vec::new();
+    let mut candidate_sent_secrets: Vec<String> = Vec::new();
     let tenant_text = tenant.to_string();
     for (key, value) in body {
         if !plugin.is_secret(&key) {
@@ -186,6 +190,7 @@ pub async fn put(
                 own_secrets.remove(&key);
             }
             Value::String(plain) => {
+                candidate_sent_secrets.push(key.clone());
                 let binding = Binding { tenant_id: &tenant_text, plugin_id: plugin.id(), field: &key };
                 candidate.insert(key.clone(), Value::String(plain.clone()));
                 own_secrets.insert(key.clone(), Value::String(secrets.seal(&plain, &binding)));
@@ -199,7 +204,22 @@ pub async fn put(
     for key in own_secrets.keys() {
         candidate.entry(key.clone()).or_insert_with(|| Value::String("stored-secret".into()));
     }
-    problems_found.extend(problems(&plugin.settings_validator, &Value::Object(candidate)));
+    // Stored secrets stand in as placeholders (their values were checked when they were sent):
+    // a placeholder must not fail the field's own constraints.
+    let placeholder = Value::String("stored-secret".into());
+    let placeholders: Vec<String> = candidate
+        .iter()
+        .filter(|(k, v)| **v == placeholder && !candidate_sent_secrets.contains(k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    problems_found.extend(
+        problems(&plugin.settings_validator, &Value::Object(candidate), &plugin.secret_fields).into_iter().filter(
+            |p| {
+                let field = p.pointer.trim_start_matches('/').split('/').next().unwrap_or_default();
+                !placeholders.iter().any(|s| s == field)
+            },
+        ),
+    );
     if !problems_found.is_empty() {
         return Err(SettingsError::Invalid(problems_found));
     }
@@ -236,7 +256,7 @@ pub async fn resolve(
         }
     }
     let values = Value::Object(values);
-    let found = problems(&plugin.settings_validator, &values);
+    let found = problems(&plugin.settings_validator, &values, &plugin.secret_fields);
     if !found.is_empty() {
         let redactor = Redactor::new(secret_values);
         return Err(SettingsError::Invalid(

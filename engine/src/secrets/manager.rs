@@ -1,7 +1,8 @@
 //! [`SecretsManager`]: where a stored secret reference gets its value from.
 //!
 //! A settings secret is stored either as ciphertext (`v1:<keyId>:<base64>`, the database manager)
-//! or as a reference `env:NAME` that the environment manager resolves from `BACON_SECRET_NAME`,
+//! or as a reference `env:NAME` that the environment manager resolves from
+//! `BACON_SECRET_<TENANT>__<NAME>` (the tenant's own namespace),
 //! so operators can inject secrets without storing them. Another manager (a vault) implements the
 //! trait and is added to [`Secrets::new`]'s list.
 
@@ -49,8 +50,15 @@ impl SecretsManager for DatabaseSecrets {
     }
 }
 
-/// `env:NAME` resolved from the `BACON_SECRET_NAME` environment variable at each use.
+/// `env:NAME` resolved at each use from `BACON_SECRET_<TENANT>__<NAME>`, where `<TENANT>` is the
+/// tenant id upper-cased (`TEN_01J…`): a tenant can only reach variables the operator put in
+/// its own namespace, never another tenant's.
 pub struct EnvSecrets;
+
+/// The environment variable an `env:NAME` reference of this tenant reads.
+pub fn env_variable(tenant_id: &str, stored: &str) -> String {
+    format!("{ENV_PREFIX}{}__{}", tenant_id.to_ascii_uppercase(), stored.trim_start_matches("env:"))
+}
 
 /// The prefix of environment variables holding injected secrets.
 pub const ENV_PREFIX: &str = "BACON_SECRET_";
@@ -67,8 +75,8 @@ impl SecretsManager for EnvSecrets {
         is_env_reference(stored)
     }
 
-    fn resolve(&self, stored: &str, _: &Binding<'_>) -> Result<Secret<String>, SecretError> {
-        let name = format!("{ENV_PREFIX}{}", stored.trim_start_matches("env:"));
+    fn resolve(&self, stored: &str, binding: &Binding<'_>) -> Result<Secret<String>, SecretError> {
+        let name = env_variable(binding.tenant_id, stored);
         std::env::var(&name).map(Secret::new).map_err(|_| SecretError::MissingEnv(name))
     }
 }
@@ -92,9 +100,15 @@ impl Secrets {
         &self.keyring
     }
 
-    /// What to store for a value a user sent: an `env:NAME` reference as is, anything else encrypted.
+    /// What to store for a value a user sent: an `env:NAME` reference as is, anything else
+    /// encrypted under the newest key (the key files are re-read first, so a server that kept
+    /// running through `keys rotate` does not keep sealing under the retired key).
     pub fn seal(&self, value: &str, binding: &Binding<'_>) -> String {
-        if is_env_reference(value) { value.to_string() } else { self.keyring.encrypt(value, binding) }
+        if is_env_reference(value) {
+            return value.to_string();
+        }
+        self.keyring.reload();
+        self.keyring.encrypt(value, binding)
     }
 
     /// Where a stored value comes from: `encrypted` or `env`.
@@ -124,8 +138,16 @@ mod tests {
         let sealed = secrets.seal("plain", &binding);
         assert_eq!(secrets.resolve(&sealed, &binding).unwrap().expose(), "plain");
         assert_eq!(
-            secrets.resolve("env:BACON_TEST_UNSET_VARIABLE_X", &binding).unwrap_err(),
-            SecretError::MissingEnv("BACON_SECRET_BACON_TEST_UNSET_VARIABLE_X".into())
+            secrets.resolve("env:UNSET_VARIABLE_X", &binding).unwrap_err(),
+            SecretError::MissingEnv("BACON_SECRET_T__UNSET_VARIABLE_X".into())
         );
+    }
+
+    #[test]
+    fn env_references_stay_inside_the_tenant_namespace() {
+        let a = env_variable("ten_01aaa", "env:SHOP_TOKEN");
+        let b = env_variable("ten_01bbb", "env:SHOP_TOKEN");
+        assert_eq!(a, "BACON_SECRET_TEN_01AAA__SHOP_TOKEN");
+        assert_ne!(a, b, "tenant B's reference can never read tenant A's variable");
     }
 }

@@ -36,8 +36,24 @@ pub enum RotationError {
 /// # Errors
 /// When a value cannot be decrypted (nothing after it is rewritten) or the database fails.
 pub async fn reencrypt_all(db: &impl ConnectionTrait, keyring: &Keyring) -> Result<RotationReport, RotationError> {
+    let mut report = RotationReport::default();
+    // A row changed by a user between our read and our write is read again on the next pass.
+    for _pass in 0..5 {
+        let (done, rewritten) = rotate_pass(db, keyring).await?;
+        report.rows += rewritten.rows;
+        report.values += rewritten.values;
+        if done {
+            return Ok(report);
+        }
+    }
+    Ok(report)
+}
+
+/// One pass over every row; `done` is false when a row changed under us.
+async fn rotate_pass(db: &impl ConnectionTrait, keyring: &Keyring) -> Result<(bool, RotationReport), RotationError> {
     let active = keyring.active_id();
     let mut report = RotationReport::default();
+    let mut done = true;
     for (row_id, tenant_id, row) in plugin_settings::all_with_ids(db).await? {
         let mut secrets = row.secrets.clone();
         let mut changed = 0;
@@ -57,12 +73,15 @@ pub async fn reencrypt_all(db: &impl ConnectionTrait, keyring: &Keyring) -> Resu
             changed += 1;
         }
         if changed > 0 {
-            plugin_settings::replace_secrets(db, &row_id, secrets).await?;
-            report.rows += 1;
-            report.values += changed;
+            if plugin_settings::replace_secrets(db, &row_id, row.updated_at, secrets).await? {
+                report.rows += 1;
+                report.values += changed;
+            } else {
+                done = false;
+            }
         }
     }
-    Ok(report)
+    Ok((done, report))
 }
 
 /// Records key ids and states (never key material): `active_id` active, `retired` retired.

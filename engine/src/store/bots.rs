@@ -90,5 +90,11 @@ pub async fn delete(db: &impl ConnectionTrait, tenant: TenantId, id: BotId) -> R
     if result.rows_affected == 0 {
         return Err(StoreError::not_found("bot", id));
     }
+    // The bot's settings overrides (and their secrets) go with it.
+    bacon_entities::plugin_settings::Entity::delete_many()
+        .filter(bacon_entities::plugin_settings::Column::TenantId.eq(tenant.to_string()))
+        .filter(bacon_entities::plugin_settings::Column::BotId.eq(id.to_string()))
+        .exec(db)
+        .await?;
     Ok(())
 }

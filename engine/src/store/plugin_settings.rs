@@ -147,19 +147,22 @@ pub async fn all_with_ids(db: &impl ConnectionTrait) -> Result<Vec<(String, Stri
         .collect())
 }
 
-/// Replaces the sealed secrets of one row (key rotation).
+/// Replaces the sealed secrets of one row (key rotation), only if the row was not changed since
+/// it was read (`updated_at` still `seen`). Returns whether it was replaced.
 ///
 /// # Errors
 /// On a database failure.
 pub async fn replace_secrets(
     db: &impl ConnectionTrait,
     row_id: &str,
+    seen: DateTime<Utc>,
     secrets: Map<String, Value>,
-) -> Result<(), StoreError> {
-    plugin_settings::Entity::update_many()
+) -> Result<bool, StoreError> {
+    let result = plugin_settings::Entity::update_many()
         .col_expr(plugin_settings::Column::Secrets, sea_orm::sea_query::Expr::value(Value::Object(secrets)))
         .filter(plugin_settings::Column::Id.eq(row_id))
+        .filter(plugin_settings::Column::UpdatedAt.eq(seen))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(result.rows_affected == 1)
 }

@@ -79,6 +79,19 @@ db_test!(
 );
 
 db_test!(
+    async fn in_process_retries_end_before_the_request_times_out_and_every_attempt_is_audited(app) {
+        let app = bacon_tests::app::spawn_app_with(app.backend, |c| c.http.request_timeout_ms = 1_500).await.unwrap();
+        let reply = invoke(&app, TESTKIT, "hang_with_retries", json!({})).await;
+        assert_eq!(reply.status, 200, "the caller gets the result, not a request timeout: {}", reply.text);
+        assert_eq!(reply.json["error"]["kind"], "timed_out");
+        let attempts = reply.json["attempts"].as_u64().unwrap();
+        assert!((2..50).contains(&attempts), "{attempts} attempts");
+        let rows = audit(&app, "action=hang_with_retries").await;
+        assert_eq!(rows.len() as u64, attempts, "one audit row per attempt");
+    }
+);
+
+db_test!(
     async fn invalid_input_is_422_with_pointers_under_input(app) {
         let reply = invoke(&app, TESTKIT, "flaky", json!({"key": 5})).await;
         reply.assert_problem(422, "validation_failed");
@@ -108,11 +121,11 @@ db_test!(
         let other = app.create_tenant("Other").await;
         let other_key = app.issue_key(&other, "editor").await;
         let put = app
-            .put(&format!("{TESTKIT}/settings"), &app.tenant_key, json!({"greeting": "tenant hello", "apiToken": "tok-A"}))
+            .put(&format!("{TESTKIT}/settings"), &app.tenant_key, json!({"greeting": "tenant hello", "apiToken": "token-AAAA"}))
             .await;
         assert_eq!(put.status, 200, "{}", put.text);
         assert_eq!(put.json["secrets"]["apiToken"], json!({"set": true, "source": "encrypted", "inherited": false}));
-        assert!(!put.text.contains("tok-A"));
+        assert!(!put.text.contains("token-AAAA"));
 
         let theirs = app.get(&format!("{TESTKIT}/settings"), &other_key).await;
         assert_eq!(theirs.json["stored"], false);
@@ -201,6 +214,10 @@ db_test!(
         replies.push(invoked.text);
         let put_tk = app.put(&format!("{TESTKIT}/settings"), &app.tenant_key, json!({"apiToken": canary})).await;
         replies.push(put_tk.text);
+        let too_short = app.put(&format!("{TESTKIT}/settings"), &app.tenant_key, json!({"apiToken": "c4n4ry"})).await;
+        too_short.assert_problem(422, "validation_failed");
+        assert_eq!(too_short.json["errors"][0]["pointer"], "/apiToken");
+        assert!(!too_short.text.contains("c4n4ry"), "a rejected secret is not echoed: {}", too_short.text);
         let leaked = invoke(&app, TESTKIT, "leak_token", json!({})).await;
         assert!(leaked.json["error"]["message"].as_str().unwrap().contains("[REDACTED]"), "{}", leaked.text);
         replies.push(leaked.text);
