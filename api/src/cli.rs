@@ -126,10 +126,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(&config).await
         }
         Command::Worker => {
-            let db = startup::connect_and_migrate(&config).await?;
+            let (db, engine) = startup::worker_engine(&config).await?;
             tracing::info!(database = bacon_engine::database::backend_name(&db), "Starting workers only.");
+            println!("Bacon workers are running (database: {}).", bacon_engine::database::backend_name(&db));
             let shutdown = startup::shutdown_on_signals();
-            bacon_worker::run_until(db, shutdown.cancelled_owned()).await.context("running the workers")
+            bacon_worker::run_until(db, engine, config.workers.concurrency, shutdown.cancelled_owned())
+                .await
+                .context("running the workers")
         }
         Command::Migrate => {
             let db = startup::connect_and_migrate(&config).await?;

@@ -113,11 +113,13 @@ impl Default for DatabaseConfig {
 pub struct WorkersConfig {
     /// Whether `serve` runs workers in-process (`--no-workers` turns them off).
     pub embedded: bool,
+    /// Step jobs a process executes at once.
+    pub concurrency: usize,
 }
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        Self { embedded: true }
+        Self { embedded: true, concurrency: 8 }
     }
 }
 

@@ -24,6 +24,7 @@ use crate::error::{FieldError, PROBLEM_JSON, Problem};
         (name = "plugins", description = "The plugin catalog, per-tenant settings, test connection and invoke"),
         (name = "audit", description = "The audit log of plugin action attempts"),
         (name = "flows", description = "Flows: node graphs saved as immutable versions"),
+        (name = "runs", description = "Runs of flows and their durable steps"),
     ),
     components(schemas(Problem, FieldError))
 )]

@@ -18,6 +18,7 @@ use bacon_engine::plugins::PluginFactory;
 use bacon_engine::plugins::loader::PluginLoader;
 use bacon_engine::plugins::overrides::PluginOverrides;
 use bacon_engine::plugins::registry::{PluginRegistry, RegistryLimits};
+use bacon_engine::runs::engine::RunEngine;
 use bacon_engine::secrets::cipher::Keyring;
 use bacon_engine::secrets::keyfiles::KeyFiles;
 use bacon_engine::secrets::manager::Secrets;
@@ -99,6 +100,8 @@ pub struct Application {
     router: Router,
     db: DatabaseConnection,
     embedded_workers: bool,
+    worker_concurrency: usize,
+    runs: RunEngine,
     /// The first tenant, when this start created it (its key is shown once, by the caller).
     pub first_tenant: Option<FirstTenant>,
     /// Where the server admin key comes from, and whether this start created it.
@@ -135,8 +138,10 @@ impl Application {
             .await
             .context("recording the encryption key ids")?;
         let plugins = load_plugins(config, &factories, db.clone(), Secrets::new(keyring))?;
+        let runs = run_engine(&db, plugins.clone()).await?;
         let timeout = Duration::from_millis(config.http.request_timeout_ms);
         let state = AppState {
+            runs: runs.clone(),
             invoke_deadline: timeout.saturating_sub((timeout / 10).min(Duration::from_secs(2))),
             plugins,
             db: db.clone(),
@@ -151,6 +156,8 @@ impl Application {
             router,
             db,
             embedded_workers: config.workers.embedded,
+            worker_concurrency: config.workers.concurrency,
+            runs,
             first_tenant,
             admin_key,
             master_key_id,
@@ -175,7 +182,8 @@ impl Application {
         let workers = self.embedded_workers.then(|| {
             let db = self.db.clone();
             let token = shutdown.clone();
-            tokio::spawn(async move { bacon_worker::run_until(db, token.cancelled_owned()).await })
+            let (engine, concurrency) = (self.runs.clone(), self.worker_concurrency);
+            tokio::spawn(async move { bacon_worker::run_until(db, engine, concurrency, token.cancelled_owned()).await })
         });
         let token = shutdown.clone();
         axum::serve(self.listener, self.router)
@@ -196,6 +204,34 @@ impl Application {
 pub fn keyring(config: &Config, master_key: bootstrap::MasterKey) -> Keyring {
     let keyring = Keyring::new(&master_key.id, master_key.bytes);
     if config.master_key.is_none() { keyring.with_key_files(KeyFiles::new(&config.data_dir)) } else { keyring }
+}
+
+/// The run engine on this database, with apalis as its job queue.
+///
+/// # Errors
+/// When the job-queue storage cannot be prepared.
+pub async fn run_engine(db: &DatabaseConnection, plugins: PluginRegistry) -> anyhow::Result<RunEngine> {
+    bacon_worker::prepare_storage(db).await.context("preparing the job queue")?;
+    let queue = bacon_worker::queue::ApalisQueue::new(db);
+    Ok(RunEngine::new(db.clone(), plugins, Arc::new(queue)))
+}
+
+/// Everything a worker-only process needs: database, keys, plugins, run engine.
+///
+/// # Errors
+/// On any start-up failure.
+pub async fn worker_engine(config: &Config) -> anyhow::Result<(DatabaseConnection, RunEngine)> {
+    let db = connect_and_migrate(config).await?;
+    let master_key = bootstrap::master_key(config.master_key.as_ref(), &config.data_dir)
+        .context("loading the master encryption key")?;
+    let plugins = load_plugins(
+        config,
+        &crate::catalog::builtin_plugins(),
+        db.clone(),
+        Secrets::new(keyring(config, master_key)),
+    )?;
+    let runs = run_engine(&db, plugins).await?;
+    Ok((db, runs))
 }
 
 /// Loads the plugins, reports faulty ones, and builds the registry.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use bacon_engine::plugins::registry::PluginRegistry;
+use bacon_engine::runs::engine::RunEngine;
 use sea_orm::DatabaseConnection;
 
 use crate::metrics::Metrics;
@@ -15,6 +16,7 @@ pub struct AppState {
     pub admin_key_hash: Arc<str>,
     pub metrics: Arc<Metrics>,
     pub plugins: PluginRegistry,
+    pub runs: RunEngine,
     /// How long a synchronous plugin call (with its retries) may take: a little under the
     /// request timeout, so the caller gets the result and every attempt is audited.
     pub invoke_deadline: std::time::Duration,

@@ -16,6 +16,7 @@ pub mod flows;
 pub mod ids;
 pub mod keyfile;
 pub mod plugins;
+pub mod runs;
 pub mod secrets;
 pub mod store;
 pub mod tenancy;

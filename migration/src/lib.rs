@@ -13,6 +13,7 @@ mod m20261125_000003_create_flows;
 mod m20261125_000004_create_runs;
 mod m20261125_000005_create_audit_log;
 mod m20261125_000006_create_inbound;
+mod m20261125_000007_unique_step_per_node;
 
 /// Applies Bacon's migrations in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_runs::Migration),
             Box::new(m20261125_000005_create_audit_log::Migration),
             Box::new(m20261125_000006_create_inbound::Migration),
+            Box::new(m20261125_000007_unique_step_per_node::Migration),
         ]
     }
 }

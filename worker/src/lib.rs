@@ -1,10 +1,17 @@
-//! `bacon-worker`: background execution with apalis on the database Bacon already uses.
+//! `bacon-worker`: durable execution of flow steps with apalis, on the database Bacon already uses.
 //!
-//! Today this crate prepares apalis's job storage on the shared pool (its own migrations, never
-//! its PRAGMAs: `bacon-engine::database` owns those) and keeps the worker runtime alive until
-//! shutdown. Job types, handlers, worker pools and the reconciler arrive with the durable flow
-//! engine; they go in `jobs/`, `handlers/` and `reconciler.rs` beside this file.
+//! - [`jobs`]: the job type (`StepJob { runId, stepId }`).
+//! - [`queue`]: [`queue::ApalisQueue`], the engine's `JobQueue` port over apalis storage.
+//! - [`runtime`]: the worker pool, the reconciler and the purge of finished job rows.
+//!
+//! apalis owns delivery (at least once); the engine owns state (steps are claimed with a
+//! guarded UPDATE, so a duplicate job does nothing). Design notes from the measured apalis
+//! hazards (`shared/reference/dependencies.md`): PRAGMAs are ours, never apalis's `setup()`;
+//! finished job rows are purged every second (the SQLite ack query scans them); wake-ups
+//! (PostgreSQL LISTEN/NOTIFY) always come with a polling interval; workers that stop are restarted.
 
-mod runtime;
+pub mod jobs;
+pub mod queue;
+pub mod runtime;
 
 pub use runtime::{WorkerError, prepare_storage, run_until};

@@ -10,6 +10,7 @@ pub mod flows;
 pub mod health;
 pub mod pagination;
 pub mod plugins;
+pub mod runs;
 pub mod tenants;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -25,4 +26,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(plugins::router())
         .merge(audit::router())
         .merge(flows::router())
+        .merge(runs::router())
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bots;
 pub mod flows;
 pub mod plugin_settings;
+pub mod runs;
 pub mod tenants;
 
 /// One page of a cursor-paginated list. The cursor is the id of the last item (ids are ULIDs,

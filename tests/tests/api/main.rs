@@ -8,3 +8,4 @@ mod flows;
 mod health;
 mod input;
 mod plugins;
+mod runs;

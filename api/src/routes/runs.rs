@@ -1,0 +1,342 @@
+//! Runs: start (with `Idempotency-Key`), list, get with steps, cancel, retry, rerun.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use bacon_engine::ids::{FlowId, RunId};
+use bacon_engine::runs::engine::RunError;
+use bacon_engine::store;
+use bacon_engine::store::runs::{Run, Step};
+use bacon_engine::tenancy::Role;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::TenantAuth;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_run))
+        .routes(routes!(list_runs))
+        .routes(routes!(get_run))
+        .routes(routes!(cancel_run))
+        .routes(routes!(retry_run))
+        .routes(routes!(rerun_run))
+}
+
+/// Start a run.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"input": {"orderId": "1001"}}))]
+pub struct CreateRunRequest {
+    /// The run's input: templates see it as `input`.
+    #[schema(value_type = Option<Object>)]
+    pub input: Option<Value>,
+    /// Run this version instead of the current one.
+    pub version: Option<i32>,
+}
+
+/// Re-run from the trigger.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RerunRequest {
+    /// Run this version instead of the flow's current one.
+    pub version: Option<i32>,
+}
+
+/// Run states.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// Step states.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Retrying,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+fn run_status(s: &str) -> RunStatus {
+    match s {
+        "succeeded" => RunStatus::Succeeded,
+        "failed" => RunStatus::Failed,
+        "cancelled" => RunStatus::Cancelled,
+        _ => RunStatus::Running,
+    }
+}
+
+fn step_status(s: &str) -> StepStatus {
+    match s {
+        "running" => StepStatus::Running,
+        "retrying" => StepStatus::Retrying,
+        "succeeded" => StepStatus::Succeeded,
+        "failed" => StepStatus::Failed,
+        "cancelled" => StepStatus::Cancelled,
+        _ => StepStatus::Pending,
+    }
+}
+
+/// One node execution of a run.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepResponse {
+    /// `step_` followed by a ULID.
+    pub id: String,
+    pub node_id: String,
+    /// `plugin_action` or `delay`.
+    pub node_type: String,
+    pub status: StepStatus,
+    /// Attempts made so far.
+    pub attempts: i32,
+    pub max_attempts: i32,
+    /// The rendered payload of the last attempt.
+    #[schema(value_type = Option<Object>)]
+    pub input: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<Value>,
+    /// `{kind, message}` of the last failure.
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<Value>,
+    /// When a retrying step runs next.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<Step> for StepResponse {
+    fn from(s: Step) -> Self {
+        Self {
+            id: s.id,
+            node_id: s.node_id,
+            node_type: s.node_type,
+            status: step_status(&s.status),
+            attempts: s.attempt,
+            max_attempts: s.max_attempts,
+            input: s.input,
+            output: s.output,
+            error: s.error,
+            next_attempt_at: s.next_attempt_at,
+            created_at: s.created_at,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+        }
+    }
+}
+
+/// A run and (when read one at a time) its steps.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunResponse {
+    /// `run_` followed by a ULID.
+    pub id: String,
+    pub flow_id: String,
+    /// The flow version the run is pinned to.
+    pub flow_version: i32,
+    pub status: RunStatus,
+    pub idempotency_key: Option<String>,
+    #[schema(value_type = Object)]
+    pub input: Value,
+    /// Variables set by `transform` nodes.
+    #[schema(value_type = Object)]
+    pub vars: Value,
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<Value>,
+    pub steps: Vec<StepResponse>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+fn run_response(run: Run, steps: Vec<Step>) -> RunResponse {
+    RunResponse {
+        id: run.id,
+        flow_id: run.flow_id,
+        flow_version: run.flow_version,
+        status: run_status(&run.status),
+        idempotency_key: run.idempotency_key,
+        input: run.input,
+        vars: run.vars,
+        error: run.error,
+        steps: steps.into_iter().map(Into::into).collect(),
+        created_at: run.created_at,
+        finished_at: run.finished_at,
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunList {
+    /// Runs without their steps (read one run for its steps).
+    pub items: Vec<RunResponse>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `?flowId=&status=&limit=&cursor=`
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct RunListParams {
+    pub flow_id: Option<String>,
+    /// `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: Option<String>,
+    /// How many runs to return (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+fn map_run_error(e: RunError) -> ApiError {
+    match e {
+        RunError::Store(s) => s.into(),
+        RunError::WrongState { .. } => ApiError::Conflict { code: "invalid_run_state", detail: e.to_string() },
+        other => ApiError::internal(other),
+    }
+}
+
+async fn with_steps(state: &AppState, run: Run) -> Result<RunResponse, ApiError> {
+    let steps = store::runs::steps_of(&state.db, &run.id).await?;
+    Ok(run_response(run, steps))
+}
+
+/// Start a run of a flow (202). The same `Idempotency-Key` returns the same run (200) instead of
+/// starting another. Steps execute in the background; poll the run to follow them.
+#[utoipa::path(post, path = "/v1/flows/{flowId}/runs", tag = "runs", operation_id = "create_run",
+    params(("flowId" = String, Path, description = "The flow id (`flow_…`)"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key: the same key returns the same run")),
+    request_body = CreateRunRequest,
+    responses((status = 202, description = "The run started", body = RunResponse),
+              (status = 200, description = "A run with this Idempotency-Key already exists", body = RunResponse)))]
+pub async fn create_run(
+    State(state): State<AppState>,
+    TenantAuth(key): TenantAuth,
+    Path(flow_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateRunRequest>,
+) -> Result<(StatusCode, ApiJson<RunResponse>), ApiError> {
+    key.require(Role::Editor)?;
+    let flow: FlowId = parse_id(&flow_id)?;
+    let idempotency_key = match headers.get("idempotency-key") {
+        Some(v) => {
+            let text = v.to_str().unwrap_or_default().trim().to_string();
+            if text.is_empty() || text.len() > 200 {
+                return Err(ApiError::BadRequest {
+                    code: "invalid_idempotency_key",
+                    detail: "Idempotency-Key must be 1 to 200 visible characters".into(),
+                });
+            }
+            Some(text)
+        }
+        None => None,
+    };
+    let input = body.input.unwrap_or_else(|| Value::Object(Default::default()));
+    let (run, created) = state
+        .runs
+        .start(key.tenant_id, flow, body.version, input, None, idempotency_key)
+        .await
+        .map_err(map_run_error)?;
+    let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
+    Ok((status, ApiJson(with_steps(&state, run).await?)))
+}
+
+/// List runs, optionally of one flow and one status.
+#[utoipa::path(get, path = "/v1/runs", tag = "runs", operation_id = "list_runs",
+    params(RunListParams),
+    responses((status = 200, description = "A page of runs", body = RunList)))]
+pub async fn list_runs(
+    State(state): State<AppState>,
+    TenantAuth(key): TenantAuth,
+    ApiQuery(params): ApiQuery<RunListParams>,
+) -> Result<ApiJson<RunList>, ApiError> {
+    let limit = super::pagination::ListParams { limit: params.limit, cursor: None }.limit()?;
+    let flow = match &params.flow_id {
+        Some(text) => Some(parse_id::<FlowId>(text)?),
+        None => None,
+    };
+    let page =
+        store::runs::list(&state.db, key.tenant_id, flow, params.status.as_deref(), params.cursor.as_deref(), limit)
+            .await?;
+    Ok(ApiJson(RunList {
+        items: page.items.into_iter().map(|r| run_response(r, Vec::new())).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Get a run with its steps: status, attempts, timings, output, error.
+#[utoipa::path(get, path = "/v1/runs/{runId}", tag = "runs", operation_id = "get_run",
+    params(("runId" = String, Path, description = "The run id (`run_…`)")),
+    responses((status = 200, description = "The run", body = RunResponse)))]
+pub async fn get_run(
+    State(state): State<AppState>,
+    TenantAuth(key): TenantAuth,
+    Path(run_id): Path<String>,
+) -> Result<ApiJson<RunResponse>, ApiError> {
+    let id: RunId = parse_id(&run_id)?;
+    let run = store::runs::get(&state.db, key.tenant_id, id).await?;
+    Ok(ApiJson(with_steps(&state, run).await?))
+}
+
+/// Cancel a running run: steps not yet started will not run.
+#[utoipa::path(post, path = "/v1/runs/{runId}/cancel", tag = "runs", operation_id = "cancel_run",
+    params(("runId" = String, Path, description = "The run id (`run_…`)")),
+    responses((status = 200, description = "The run is cancelled", body = RunResponse),
+              (status = 409, description = "The run is not running", body = crate::error::Problem,
+                content_type = "application/problem+json")))]
+pub async fn cancel_run(
+    State(state): State<AppState>,
+    TenantAuth(key): TenantAuth,
+    Path(run_id): Path<String>,
+) -> Result<ApiJson<RunResponse>, ApiError> {
+    key.require(Role::Editor)?;
+    let id: RunId = parse_id(&run_id)?;
+    let run = state.runs.cancel(key.tenant_id, id).await.map_err(map_run_error)?;
+    Ok(ApiJson(with_steps(&state, run).await?))
+}
+
+/// Retry a failed run from its failed steps; steps that succeeded are not run again.
+#[utoipa::path(post, path = "/v1/runs/{runId}/retry", tag = "runs", operation_id = "retry_run",
+    params(("runId" = String, Path, description = "The run id (`run_…`)")),
+    responses((status = 202, description = "The run is running again", body = RunResponse),
+              (status = 409, description = "The run has not failed", body = crate::error::Problem,
+                content_type = "application/problem+json")))]
+pub async fn retry_run(
+    State(state): State<AppState>,
+    TenantAuth(key): TenantAuth,
+    Path(run_id): Path<String>,
+) -> Result<(StatusCode, ApiJson<RunResponse>), ApiError> {
+    key.require(Role::Editor)?;
+    let id: RunId = parse_id(&run_id)?;
+    let run = state.runs.retry(key.tenant_id, id).await.map_err(map_run_error)?;
+    Ok((StatusCode::ACCEPTED, ApiJson(with_steps(&state, run).await?)))
+}
+
+/// Start a new run with this run's input, from the trigger, on `version` (default: current).
+#[utoipa::path(post, path = "/v1/runs/{runId}/rerun", tag = "runs", operation_id = "rerun_run",
+    params(("runId" = String, Path, description = "The run id (`run_…`)")),
+    request_body = RerunRequest,
+    responses((status = 202, description = "The new run", body = RunResponse)))]
+pub async fn rerun_run(
+    State(state): State<AppState>,
+    TenantAuth(key): TenantAuth,
+    Path(run_id): Path<String>,
+    ApiJson(body): ApiJson<RerunRequest>,
+) -> Result<(StatusCode, ApiJson<RunResponse>), ApiError> {
+    key.require(Role::Editor)?;
+    let id: RunId = parse_id(&run_id)?;
+    let run = state.runs.rerun(key.tenant_id, id, body.version).await.map_err(map_run_error)?;
+    Ok((StatusCode::ACCEPTED, ApiJson(with_steps(&state, run).await?)))
+}

@@ -1,0 +1,330 @@
+//! [`RunEngine`]: start, advance, execute, cancel, retry, rerun, reconcile.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bacon_plugin_sdk::RetryPolicy;
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+
+use super::plan::{self, Outcome, StepState};
+use super::queue::{JobQueue, StepJobSpec};
+use crate::StoreError;
+use crate::flows::graph::{FlowGraph, NodeKind};
+use crate::flows::template;
+use crate::ids::{BotId, FlowId, RunId, TenantId};
+use crate::plugins::registry::{InvokeRequest, PluginRegistry, RetryMode};
+use crate::store::runs::{self, NewRun, Run, Step};
+use crate::store::{self};
+
+/// How long a claimed step may run before the reconciler considers its worker dead.
+const LEASE_SECS: i64 = 300;
+
+/// Errors of run operations.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the flow version's graph is not valid: {0}")]
+    BadGraph(String),
+    #[error("could not enqueue step jobs: {0}")]
+    Queue(String),
+    #[error("the run is {status}; only a {expected} run can be {action}")]
+    WrongState { status: String, expected: &'static str, action: &'static str },
+}
+
+/// The operations on runs. Cheap to clone.
+#[derive(Clone)]
+pub struct RunEngine {
+    db: DatabaseConnection,
+    registry: PluginRegistry,
+    queue: Arc<dyn JobQueue>,
+}
+
+fn step_state(step: &Step) -> StepState {
+    match step.status.as_str() {
+        "succeeded" => StepState::Succeeded(step.output.clone().unwrap_or(Value::Null)),
+        "failed" | "cancelled" => {
+            StepState::Failed(step.error.clone().unwrap_or_else(|| json!({"message": "the step was cancelled"})))
+        }
+        _ => StepState::InFlight,
+    }
+}
+
+impl RunEngine {
+    pub fn new(db: DatabaseConnection, registry: PluginRegistry, queue: Arc<dyn JobQueue>) -> Self {
+        Self { db, registry, queue }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    async fn graph_of(&self, run: &Run) -> Result<FlowGraph, RunError> {
+        let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
+        let flow: FlowId = run.flow_id.parse().map_err(|_| StoreError::not_found("flow", &run.flow_id))?;
+        let version = store::flows::get_version(&self.db, tenant, flow, run.flow_version).await?;
+        serde_json::from_value(version.graph).map_err(|e| RunError::BadGraph(e.to_string()))
+    }
+
+    /// Starts a run of `flow` on `version` (default: current). The same idempotency key returns
+    /// the same run (`false` = not created now).
+    ///
+    /// # Errors
+    /// Store, graph or queue failures.
+    pub async fn start(
+        &self,
+        tenant: TenantId,
+        flow: FlowId,
+        version: Option<i32>,
+        input: Value,
+        trigger: Option<Value>,
+        idempotency_key: Option<String>,
+    ) -> Result<(Run, bool), RunError> {
+        let current = store::flows::get(&self.db, tenant, flow).await?;
+        let version = match version {
+            Some(v) => store::flows::get_version(&self.db, tenant, flow, v).await?.version,
+            None => current.version,
+        };
+        let (run, created) = runs::create(
+            &self.db,
+            NewRun { tenant_id: tenant, flow_id: flow, flow_version: version, idempotency_key, input, trigger },
+        )
+        .await?;
+        if created {
+            tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
+            self.advance(&run.id).await?;
+        }
+        Ok((runs::get_any(&self.db, &run.id).await?, created))
+    }
+
+    /// Replays the run's graph: creates and enqueues the steps that are now ready, and finishes
+    /// the run when nothing is left in flight.
+    ///
+    /// # Errors
+    /// Store, graph or queue failures.
+    pub async fn advance(&self, run_id: &str) -> Result<(), RunError> {
+        let run = runs::get_any(&self.db, run_id).await?;
+        if run.status != "running" {
+            return Ok(());
+        }
+        let graph = self.graph_of(&run).await?;
+        let steps = runs::steps_of(&self.db, run_id).await?;
+        let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
+        let trigger = run.trigger.clone().unwrap_or(Value::Null);
+        let plan = plan::plan(&graph, &run.input, &trigger, &states);
+        let mut jobs = Vec::new();
+        for new in &plan.new_steps {
+            let (max_attempts, delay) = match graph.node(&new.node_id).map(|n| &n.kind) {
+                Some(NodeKind::PluginAction(a)) => (self.policy_for(a).max_attempts() as i32, Duration::ZERO),
+                _ => (1, Duration::from_millis(new.delay_ms)),
+            };
+            let due = (!delay.is_zero()).then(|| Utc::now() + chrono::Duration::milliseconds(delay.as_millis() as i64));
+            if let Some(step) =
+                runs::insert_step(&self.db, &run, &new.node_id, new.node_type, max_attempts, due).await?
+            {
+                jobs.push(StepJobSpec { run_id: run.id.clone(), step_id: step.id, delay });
+            }
+        }
+        if !jobs.is_empty() {
+            self.queue.enqueue(jobs).await.map_err(RunError::Queue)?;
+        }
+        let vars = Value::Object(plan.vars);
+        match plan.outcome {
+            Outcome::Waiting => {}
+            Outcome::Succeeded => {
+                if runs::set_run_state(&self.db, run_id, "succeeded", vars, None).await? {
+                    tracing::info!(run.id = %run_id, "Run succeeded.");
+                }
+            }
+            Outcome::Failed(error) => {
+                if runs::set_run_state(&self.db, run_id, "failed", vars, Some(error)).await? {
+                    tracing::info!(run.id = %run_id, "Run failed.");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn policy_for(&self, action: &crate::flows::graph::PluginActionConfig) -> RetryPolicy {
+        action.retry.clone().unwrap_or_else(|| {
+            self.registry
+                .get(&action.plugin_id)
+                .and_then(|p| p.definition.find_action(&action.action_name).map(|a| a.retry.clone()))
+                .unwrap_or_default()
+        })
+    }
+
+    /// Executes one attempt of a step (called by a worker for each job). A duplicate or late
+    /// job finds the step not claimable and does nothing.
+    ///
+    /// # Errors
+    /// Store or queue failures (the job may then be retried by the queue).
+    pub async fn execute_step(&self, run_id: &str, step_id: &str) -> Result<(), RunError> {
+        let run = runs::get_any(&self.db, run_id).await?;
+        if run.status != "running" {
+            return Ok(());
+        }
+        let Some(step) = runs::claim_step(&self.db, step_id, chrono::Duration::seconds(LEASE_SECS)).await? else {
+            // The queue schedules in whole seconds and may deliver a little early: a step that is
+            // still waiting gets a new job for the rest of its wait (never a sleeping worker).
+            if let Some(waiting) = runs::get_step(&self.db, step_id).await?
+                && matches!(waiting.status.as_str(), "pending" | "retrying")
+                && let Some(due) = waiting.next_attempt_at
+                && due > Utc::now()
+            {
+                let delay = (due - Utc::now()).to_std().unwrap_or_default();
+                self.queue
+                    .enqueue(vec![StepJobSpec { run_id: run_id.to_string(), step_id: step_id.to_string(), delay }])
+                    .await
+                    .map_err(RunError::Queue)?;
+            }
+            return Ok(());
+        };
+        let graph = self.graph_of(&run).await?;
+        let Some(node) = graph.node(&step.node_id).cloned() else {
+            let error = json!({"message": format!("node `{}` is not in the flow version", step.node_id)});
+            runs::finish_step(&self.db, step_id, "failed", None, None, Some(error), None).await?;
+            return self.advance(run_id).await;
+        };
+        let NodeKind::PluginAction(action) = &node.kind else {
+            // A delay: its wait is over once it is claimed.
+            runs::finish_step(&self.db, step_id, "succeeded", None, Some(json!({})), None, None).await?;
+            return self.advance(run_id).await;
+        };
+        let steps = runs::steps_of(&self.db, run_id).await?;
+        let mut outputs = serde_json::Map::new();
+        for s in steps.iter().filter(|s| s.status == "succeeded") {
+            outputs.insert(s.node_id.clone(), json!({"output": s.output.clone().unwrap_or(Value::Null)}));
+        }
+        let context = json!({"trigger": run.trigger, "input": run.input, "vars": run.vars, "nodes": outputs});
+        let payload = match template::render(&action.payload, &context) {
+            Ok(p) => p,
+            Err(e) => {
+                let error = json!({"kind": "template", "pointer": e.pointer, "message": e.message});
+                runs::finish_step(&self.db, step_id, "failed", None, None, Some(error), None).await?;
+                return self.advance(run_id).await;
+            }
+        };
+        let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
+        let flow = store::flows::get(
+            &self.db,
+            tenant,
+            run.flow_id.parse().map_err(|_| StoreError::not_found("flow", &run.flow_id))?,
+        )
+        .await
+        .ok();
+        let bot: Option<BotId> = flow.and_then(|f| f.bot_id).and_then(|b| b.parse().ok());
+        let attempt = step.attempt.max(1) as u32;
+        let outcome = self
+            .registry
+            .invoke(InvokeRequest {
+                tenant_id: tenant,
+                bot_id: bot,
+                plugin_id: action.plugin_id.clone(),
+                action: action.action_name.clone(),
+                input: payload.clone(),
+                run_id: Some(run.id.clone()),
+                step_id: Some(step.id.clone()),
+                idempotency_key: Some(format!("{}:{}", run.id, step.id)),
+                retry: RetryMode::SingleAttempt { attempt },
+                timeout: action.timeout_ms.map(Duration::from_millis),
+                deadline: None,
+                kind: "flow_step",
+            })
+            .await;
+        match outcome.result {
+            Ok(output) => {
+                runs::finish_step(&self.db, step_id, "succeeded", Some(payload), Some(output), None, None).await?;
+                tracing::info!(run.id = %run.id, step.id = %step.id, attempt, "Step succeeded.");
+                self.advance(run_id).await
+            }
+            Err(err) => {
+                let error = json!({"kind": err.outcome(), "message": err.to_string()});
+                let policy = self.policy_for(action);
+                if err.is_retryable() && attempt < policy.max_attempts() {
+                    let delay = policy.delay(attempt, err.retry_after());
+                    let due = Utc::now() + chrono::Duration::milliseconds(delay.as_millis() as i64);
+                    runs::finish_step(&self.db, step_id, "retrying", Some(payload), None, Some(error), Some(due))
+                        .await?;
+                    tracing::info!(run.id = %run.id, step.id = %step.id, attempt, delay_ms = delay.as_millis() as u64, "Step will be retried.");
+                    self.queue
+                        .enqueue(vec![StepJobSpec { run_id: run.id.clone(), step_id: step.id.clone(), delay }])
+                        .await
+                        .map_err(RunError::Queue)
+                } else {
+                    runs::finish_step(&self.db, step_id, "failed", Some(payload), None, Some(error), None).await?;
+                    tracing::info!(run.id = %run.id, step.id = %step.id, attempt, "Step failed.");
+                    self.advance(run_id).await
+                }
+            }
+        }
+    }
+
+    /// Cancels a running run.
+    ///
+    /// # Errors
+    /// `WrongState` when it is not running.
+    pub async fn cancel(&self, tenant: TenantId, run: RunId) -> Result<Run, RunError> {
+        let current = runs::get(&self.db, tenant, run).await?;
+        if !runs::cancel(&self.db, &current.id).await? {
+            return Err(RunError::WrongState { status: current.status, expected: "running", action: "cancelled" });
+        }
+        Ok(runs::get(&self.db, tenant, run).await?)
+    }
+
+    /// Retries a failed run from its failed steps; steps that succeeded are not run again.
+    ///
+    /// # Errors
+    /// `WrongState` when it has not failed.
+    pub async fn retry(&self, tenant: TenantId, run: RunId) -> Result<Run, RunError> {
+        let current = runs::get(&self.db, tenant, run).await?;
+        if !runs::reopen_run(&self.db, &current.id).await? {
+            return Err(RunError::WrongState { status: current.status, expected: "failed", action: "retried" });
+        }
+        let reset = runs::reset_failed_steps(&self.db, &current.id).await?;
+        let jobs = reset
+            .into_iter()
+            .map(|step_id| StepJobSpec { run_id: current.id.clone(), step_id, delay: Duration::ZERO })
+            .collect::<Vec<_>>();
+        if !jobs.is_empty() {
+            self.queue.enqueue(jobs).await.map_err(RunError::Queue)?;
+        }
+        self.advance(&current.id).await?;
+        Ok(runs::get(&self.db, tenant, run).await?)
+    }
+
+    /// Starts a new run with the same input and trigger, on `version` (default: current).
+    ///
+    /// # Errors
+    /// As [`RunEngine::start`].
+    pub async fn rerun(&self, tenant: TenantId, run: RunId, version: Option<i32>) -> Result<Run, RunError> {
+        let current = runs::get(&self.db, tenant, run).await?;
+        let flow: FlowId = current.flow_id.parse().map_err(|_| StoreError::not_found("flow", &current.flow_id))?;
+        let (new_run, _) = self.start(tenant, flow, version, current.input, current.trigger, None).await?;
+        Ok(new_run)
+    }
+
+    /// Re-enqueues steps a crashed process left behind. Returns how many.
+    ///
+    /// # Errors
+    /// Store or queue failures.
+    pub async fn reconcile(&self) -> Result<usize, RunError> {
+        let orphans = runs::orphaned_steps(&self.db, chrono::Duration::seconds(10), 500).await?;
+        let mut jobs = Vec::new();
+        for step in orphans {
+            if step.status == "running" && !runs::release_expired(&self.db, &step.id).await? {
+                continue;
+            }
+            jobs.push(StepJobSpec { run_id: step.run_id, step_id: step.id, delay: Duration::ZERO });
+        }
+        let count = jobs.len();
+        if count > 0 {
+            tracing::info!(steps = count, "Reconciler re-enqueued orphaned steps.");
+            self.queue.enqueue(jobs).await.map_err(RunError::Queue)?;
+        }
+        Ok(count)
+    }
+}

@@ -1,0 +1,493 @@
+//! Runs and their steps. Step transitions are guarded UPDATEs (`WHERE status IN (...)`), so a
+//! duplicate or late job finds nothing to claim and does nothing.
+
+use bacon_entities::{runs, steps};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::{Map, Value};
+
+use super::{Page, into_page};
+use crate::StoreError;
+use crate::ids::{FlowId, RunId, StepId, TenantId};
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub id: String,
+    pub tenant_id: String,
+    pub flow_id: String,
+    pub flow_version: i32,
+    /// `running`, `succeeded`, `failed`, `cancelled`.
+    pub status: String,
+    pub idempotency_key: Option<String>,
+    pub input: Value,
+    pub trigger: Option<Value>,
+    pub vars: Value,
+    pub error: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A step as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: String,
+    pub run_id: String,
+    pub tenant_id: String,
+    pub node_id: String,
+    pub node_type: String,
+    /// `pending`, `running`, `retrying`, `succeeded`, `failed`, `cancelled`.
+    pub status: String,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub input: Option<Value>,
+    pub output: Option<Value>,
+    pub error: Option<Value>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+fn run_of(m: runs::Model) -> Run {
+    Run {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        flow_id: m.flow_id,
+        flow_version: m.flow_version,
+        status: m.status,
+        idempotency_key: m.idempotency_key,
+        input: m.input,
+        trigger: m.trigger,
+        vars: m.vars,
+        error: m.error,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        started_at: m.started_at,
+        finished_at: m.finished_at,
+    }
+}
+
+fn step_of(m: steps::Model) -> Step {
+    Step {
+        id: m.id,
+        run_id: m.run_id,
+        tenant_id: m.tenant_id,
+        node_id: m.node_id,
+        node_type: m.node_type,
+        status: m.status,
+        attempt: m.attempt,
+        max_attempts: m.max_attempts,
+        input: m.input,
+        output: m.output,
+        error: m.error,
+        next_attempt_at: m.next_attempt_at,
+        lease_until: m.lease_until,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        started_at: m.started_at,
+        finished_at: m.finished_at,
+    }
+}
+
+/// A new run.
+pub struct NewRun {
+    pub tenant_id: TenantId,
+    pub flow_id: FlowId,
+    pub flow_version: i32,
+    pub idempotency_key: Option<String>,
+    pub input: Value,
+    pub trigger: Option<Value>,
+}
+
+/// The run with this idempotency key, if any.
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_by_idempotency_key(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    flow: FlowId,
+    key: &str,
+) -> Result<Option<Run>, StoreError> {
+    Ok(runs::Entity::find()
+        .filter(runs::Column::TenantId.eq(tenant.to_string()))
+        .filter(runs::Column::FlowId.eq(flow.to_string()))
+        .filter(runs::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?
+        .map(run_of))
+}
+
+/// Creates a run (status `running`). With an idempotency key already used for this flow, returns
+/// the existing run and `false`.
+///
+/// # Errors
+/// On a database failure.
+pub async fn create(db: &impl ConnectionTrait, new: NewRun) -> Result<(Run, bool), StoreError> {
+    if let Some(key) = &new.idempotency_key
+        && let Some(existing) = find_by_idempotency_key(db, new.tenant_id, new.flow_id, key).await?
+    {
+        return Ok((existing, false));
+    }
+    let now = Utc::now();
+    let inserted = runs::ActiveModel {
+        id: Set(RunId::generate().to_string()),
+        tenant_id: Set(new.tenant_id.to_string()),
+        flow_id: Set(new.flow_id.to_string()),
+        flow_version: Set(new.flow_version),
+        status: Set("running".into()),
+        idempotency_key: Set(new.idempotency_key.clone()),
+        input: Set(new.input),
+        trigger: Set(new.trigger),
+        vars: Set(Value::Object(Map::new())),
+        error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        started_at: Set(Some(now)),
+        finished_at: Set(None),
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(model) => Ok((run_of(model), true)),
+        Err(e) => match (StoreError::from_db("run", e), &new.idempotency_key) {
+            // Two requests with the same key raced: the other one won.
+            (StoreError::Conflict { .. }, Some(key)) => find_by_idempotency_key(db, new.tenant_id, new.flow_id, key)
+                .await?
+                .map(|r| (r, false))
+                .ok_or_else(|| StoreError::not_found("run", key)),
+            (e, _) => Err(e),
+        },
+    }
+}
+
+/// A run of this tenant.
+///
+/// # Errors
+/// `NotFound` when it does not exist for this tenant.
+pub async fn get(db: &impl ConnectionTrait, tenant: TenantId, id: RunId) -> Result<Run, StoreError> {
+    runs::Entity::find_by_id(id.to_string())
+        .filter(runs::Column::TenantId.eq(tenant.to_string()))
+        .one(db)
+        .await?
+        .map(run_of)
+        .ok_or_else(|| StoreError::not_found("run", id))
+}
+
+/// A run by id, whatever its tenant (workers only).
+///
+/// # Errors
+/// `NotFound` when it does not exist.
+pub async fn get_any(db: &impl ConnectionTrait, id: &str) -> Result<Run, StoreError> {
+    runs::Entity::find_by_id(id.to_string()).one(db).await?.map(run_of).ok_or_else(|| StoreError::not_found("run", id))
+}
+
+/// The tenant's runs, newest last, optionally of one flow and one status.
+///
+/// # Errors
+/// On a database failure.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    flow: Option<FlowId>,
+    status: Option<&str>,
+    cursor: Option<&str>,
+    limit: u64,
+) -> Result<Page<Run>, StoreError> {
+    let mut query = runs::Entity::find()
+        .filter(runs::Column::TenantId.eq(tenant.to_string()))
+        .order_by_asc(runs::Column::Id)
+        .limit(limit + 1);
+    if let Some(flow) = flow {
+        query = query.filter(runs::Column::FlowId.eq(flow.to_string()));
+    }
+    if let Some(status) = status {
+        query = query.filter(runs::Column::Status.eq(status));
+    }
+    if let Some(cursor) = cursor {
+        query = query.filter(runs::Column::Id.gt(cursor));
+    }
+    let rows = query.all(db).await?.into_iter().map(run_of).collect();
+    Ok(into_page(rows, limit, |r: &Run| r.id.clone()))
+}
+
+/// The steps of a run, in creation order.
+///
+/// # Errors
+/// On a database failure.
+pub async fn steps_of(db: &impl ConnectionTrait, run_id: &str) -> Result<Vec<Step>, StoreError> {
+    Ok(steps::Entity::find()
+        .filter(steps::Column::RunId.eq(run_id))
+        .order_by_asc(steps::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(step_of)
+        .collect())
+}
+
+/// Creates a `pending` step for a node unless the run already has one; returns it when created.
+///
+/// # Errors
+/// On a database failure.
+pub async fn insert_step(
+    db: &impl ConnectionTrait,
+    run: &Run,
+    node_id: &str,
+    node_type: &str,
+    max_attempts: i32,
+    due: Option<DateTime<Utc>>,
+) -> Result<Option<Step>, StoreError> {
+    let now = Utc::now();
+    let inserted = steps::ActiveModel {
+        id: Set(StepId::generate().to_string()),
+        run_id: Set(run.id.clone()),
+        tenant_id: Set(run.tenant_id.clone()),
+        node_id: Set(node_id.to_string()),
+        node_type: Set(node_type.to_string()),
+        status: Set("pending".into()),
+        attempt: Set(0),
+        max_attempts: Set(max_attempts),
+        input: Set(None),
+        output: Set(None),
+        error: Set(None),
+        next_attempt_at: Set(due),
+        lease_until: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        started_at: Set(None),
+        finished_at: Set(None),
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(model) => Ok(Some(step_of(model))),
+        Err(e) => match StoreError::from_db("step", e) {
+            StoreError::Conflict { .. } => Ok(None),
+            other => Err(other),
+        },
+    }
+}
+
+/// Claims a step for one attempt: `pending|retrying -> running`, attempt + 1, with a lease.
+/// `None` when it is not claimable (done, running elsewhere, or not yet due).
+///
+/// # Errors
+/// On a database failure.
+pub async fn claim_step(
+    db: &impl ConnectionTrait,
+    step_id: &str,
+    lease: ChronoDuration,
+) -> Result<Option<Step>, StoreError> {
+    let now = Utc::now();
+    let result = steps::Entity::update_many()
+        .col_expr(steps::Column::Status, Expr::value("running"))
+        .col_expr(steps::Column::Attempt, Expr::col(steps::Column::Attempt).add(1))
+        .col_expr(steps::Column::LeaseUntil, Expr::value(Some(now + lease)))
+        .col_expr(steps::Column::StartedAt, Expr::value(Some(now)))
+        .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+        .filter(steps::Column::Id.eq(step_id))
+        .filter(steps::Column::Status.is_in(["pending", "retrying"]))
+        .filter(Condition::any().add(steps::Column::NextAttemptAt.is_null()).add(steps::Column::NextAttemptAt.lte(now)))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(steps::Entity::find_by_id(step_id.to_string()).one(db).await?.map(step_of))
+}
+
+/// A step by id (workers only).
+///
+/// # Errors
+/// On a database failure.
+pub async fn get_step(db: &impl ConnectionTrait, step_id: &str) -> Result<Option<Step>, StoreError> {
+    Ok(steps::Entity::find_by_id(step_id.to_string()).one(db).await?.map(step_of))
+}
+
+/// Records the outcome of the running attempt; only a `running` step changes.
+///
+/// # Errors
+/// On a database failure.
+pub async fn finish_step(
+    db: &impl ConnectionTrait,
+    step_id: &str,
+    status: &str,
+    input: Option<Value>,
+    output: Option<Value>,
+    error: Option<Value>,
+    next_attempt_at: Option<DateTime<Utc>>,
+) -> Result<bool, StoreError> {
+    let now = Utc::now();
+    let finished = matches!(status, "succeeded" | "failed").then_some(now);
+    let result = steps::Entity::update_many()
+        .col_expr(steps::Column::Status, Expr::value(status))
+        .col_expr(steps::Column::Input, Expr::value(input))
+        .col_expr(steps::Column::Output, Expr::value(output))
+        .col_expr(steps::Column::Error, Expr::value(error))
+        .col_expr(steps::Column::NextAttemptAt, Expr::value(next_attempt_at))
+        .col_expr(steps::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(steps::Column::FinishedAt, Expr::value(finished))
+        .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+        .filter(steps::Column::Id.eq(step_id))
+        .filter(steps::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Sets a run's status (and error / vars) unless it has already finished.
+///
+/// # Errors
+/// On a database failure.
+pub async fn set_run_state(
+    db: &impl ConnectionTrait,
+    run_id: &str,
+    status: &str,
+    vars: Value,
+    error: Option<Value>,
+) -> Result<bool, StoreError> {
+    let now = Utc::now();
+    let finished = (status != "running").then_some(now);
+    let result = runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value(status))
+        .col_expr(runs::Column::Vars, Expr::value(vars))
+        .col_expr(runs::Column::Error, Expr::value(error))
+        .col_expr(runs::Column::FinishedAt, Expr::value(finished))
+        .col_expr(runs::Column::UpdatedAt, Expr::value(now))
+        .filter(runs::Column::Id.eq(run_id))
+        .filter(runs::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Puts a finished run back to `running` (retry from the failed step).
+///
+/// # Errors
+/// On a database failure.
+pub async fn reopen_run(db: &impl ConnectionTrait, run_id: &str) -> Result<bool, StoreError> {
+    let result = runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value("running"))
+        .col_expr(runs::Column::Error, Expr::value(Option::<Value>::None))
+        .col_expr(runs::Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(runs::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(runs::Column::Id.eq(run_id))
+        .filter(runs::Column::Status.eq("failed"))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Resets the run's failed steps to `pending` with fresh attempts; returns their ids.
+///
+/// # Errors
+/// On a database failure.
+pub async fn reset_failed_steps(db: &impl ConnectionTrait, run_id: &str) -> Result<Vec<String>, StoreError> {
+    let failed: Vec<String> = steps::Entity::find()
+        .filter(steps::Column::RunId.eq(run_id))
+        .filter(steps::Column::Status.eq("failed"))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    steps::Entity::update_many()
+        .col_expr(steps::Column::Status, Expr::value("pending"))
+        .col_expr(steps::Column::Attempt, Expr::value(0))
+        .col_expr(steps::Column::Error, Expr::value(Option::<Value>::None))
+        .col_expr(steps::Column::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(steps::Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(steps::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(steps::Column::RunId.eq(run_id))
+        .filter(steps::Column::Status.eq("failed"))
+        .exec(db)
+        .await?;
+    Ok(failed)
+}
+
+/// Cancels a run and its unfinished steps.
+///
+/// # Errors
+/// On a database failure.
+pub async fn cancel(db: &impl ConnectionTrait, run_id: &str) -> Result<bool, StoreError> {
+    let now = Utc::now();
+    let result = runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value("cancelled"))
+        .col_expr(runs::Column::FinishedAt, Expr::value(Some(now)))
+        .col_expr(runs::Column::UpdatedAt, Expr::value(now))
+        .filter(runs::Column::Id.eq(run_id))
+        .filter(runs::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    steps::Entity::update_many()
+        .col_expr(steps::Column::Status, Expr::value("cancelled"))
+        .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+        .filter(steps::Column::RunId.eq(run_id))
+        .filter(steps::Column::Status.is_in(["pending", "retrying"]))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Steps a crashed process left behind: `running` past their lease, or `pending`/`retrying`
+/// more than `grace` past due (their job may never have been pushed).
+///
+/// # Errors
+/// On a database failure.
+pub async fn orphaned_steps(
+    db: &impl ConnectionTrait,
+    grace: ChronoDuration,
+    limit: u64,
+) -> Result<Vec<Step>, StoreError> {
+    let now = Utc::now();
+    let stale = now - grace;
+    Ok(steps::Entity::find()
+        .filter(
+            Condition::any()
+                .add(Condition::all().add(steps::Column::Status.eq("running")).add(steps::Column::LeaseUntil.lt(now)))
+                .add(
+                    Condition::all().add(steps::Column::Status.is_in(["pending", "retrying"])).add(
+                        Condition::any()
+                            .add(
+                                Condition::all()
+                                    .add(steps::Column::NextAttemptAt.is_null())
+                                    .add(steps::Column::UpdatedAt.lt(stale)),
+                            )
+                            .add(steps::Column::NextAttemptAt.lt(stale)),
+                    ),
+                ),
+        )
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(step_of)
+        .collect())
+}
+
+/// Returns a `running` step whose lease expired to `retrying` so it can be claimed again.
+///
+/// # Errors
+/// On a database failure.
+pub async fn release_expired(db: &impl ConnectionTrait, step_id: &str) -> Result<bool, StoreError> {
+    let now = Utc::now();
+    let result = steps::Entity::update_many()
+        .col_expr(steps::Column::Status, Expr::value("retrying"))
+        .col_expr(steps::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+        .filter(steps::Column::Id.eq(step_id))
+        .filter(steps::Column::Status.eq("running"))
+        .filter(steps::Column::LeaseUntil.lt(now))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}

@@ -1,0 +1,190 @@
+//! Durable runs through the API and the embedded apalis workers (issue #4).
+
+use std::time::Duration;
+
+use bacon_plugin_sdk::testing::wiremock::matchers::{body_json, method, path};
+use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
+use bacon_tests::{TestApp, db_test, wait};
+use serde_json::{Value, json};
+
+async fn allow(app: &TestApp, vendor: &MockServer) {
+    let put = app
+        .put("/v1/plugins/bacon-plugin-http/settings", &app.tenant_key, json!({"allowedHosts": [vendor.uri()]}))
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+}
+
+fn call(id: &str, url: String, extra: Value) -> Value {
+    let mut config = json!({"pluginId": "bacon-plugin-http", "actionName": "request",
+        "payload": {"method": "POST", "url": url, "body": {"order": "{{ input.orderId }}"}}});
+    if let (Some(c), Some(e)) = (config.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    json!({"id": id, "type": "plugin_action", "config": config})
+}
+
+fn chain(nodes: Vec<Value>) -> Value {
+    let edges: Vec<Value> = nodes
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| json!({"id": format!("e{i}"), "source": w[0]["id"], "target": w[1]["id"]}))
+        .collect();
+    json!({"nodes": nodes, "edges": edges})
+}
+
+async fn create_flow(app: &TestApp, graph: Value) -> String {
+    let reply = app.post("/v1/flows", &app.tenant_key, json!({"name": "flow", "graph": graph})).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    reply.json["id"].as_str().unwrap().to_string()
+}
+
+async fn start(app: &TestApp, flow: &str, input: Value) -> String {
+    let reply = app.post(&format!("/v1/flows/{flow}/runs"), &app.tenant_key, json!({"input": input})).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    reply.json["id"].as_str().unwrap().to_string()
+}
+
+async fn finished(app: &TestApp, run: &str) -> Value {
+    wait::until(&format!("run {run} to finish"), Duration::from_secs(60), || async {
+        let reply = app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await;
+        (reply.json["status"] != "running").then_some(reply.json)
+    })
+    .await
+}
+
+async fn audit_of(app: &TestApp, run: &str) -> Vec<Value> {
+    app.get(&format!("/v1/audit?runId={run}"), &app.tenant_key).await.json["items"].as_array().unwrap().clone()
+}
+
+db_test!(
+    async fn a_branching_flow_runs_the_chosen_branch_only(app) {
+        let vendor = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/orders")).and(body_json(json!({"order": "1001"})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"state": "paid"}))).expect(1).mount(&vendor).await;
+        Mock::given(path("/yes")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&vendor).await;
+        Mock::given(path("/no")).respond_with(ResponseTemplate::new(200)).expect(0).mount(&vendor).await;
+        allow(&app, &vendor).await;
+        let graph = json!({
+            "nodes": [
+                {"id": "start", "type": "trigger", "config": {}},
+                call("fetch", format!("{}/orders", vendor.uri()), json!({})),
+                {"id": "paid", "type": "condition", "config": {"expression": "nodes.fetch.output.body.state == 'paid'"}},
+                call("yes", format!("{}/yes", vendor.uri()), json!({})),
+                call("no", format!("{}/no", vendor.uri()), json!({})),
+                {"id": "end", "type": "end", "config": {}}
+            ],
+            "edges": [
+                {"id": "1", "source": "start", "target": "fetch"},
+                {"id": "2", "source": "fetch", "target": "paid"},
+                {"id": "3", "source": "paid", "target": "yes", "when": "true"},
+                {"id": "4", "source": "paid", "target": "no", "when": "false"},
+                {"id": "5", "source": "yes", "target": "end"},
+                {"id": "6", "source": "no", "target": "end"}
+            ]
+        });
+        let flow = create_flow(&app, graph).await;
+        let run = start(&app, &flow, json!({"orderId": "1001"})).await;
+        let done = finished(&app, &run).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let ran: Vec<&str> = done["steps"].as_array().unwrap().iter().map(|s| s["nodeId"].as_str().unwrap()).collect();
+        assert_eq!(ran, ["fetch", "yes"]);
+        let audit = audit_of(&app, &run).await;
+        assert_eq!(audit.len(), 2, "one audit row per action attempt: {audit:?}");
+        assert!(audit.iter().all(|a| a["outcome"] == "success" && a["kind"] == "flow_step"));
+        vendor.verify().await;
+    }
+);
+
+db_test!(
+    async fn retries_follow_the_policy_and_retry_after(app) {
+        let vendor = MockServer::start().await;
+        Mock::given(path("/flaky")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).with_priority(1).mount(&vendor).await;
+        Mock::given(path("/flaky"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+            .up_to_n_times(1)
+            .with_priority(2)
+            .mount(&vendor)
+            .await;
+        Mock::given(path("/flaky")).respond_with(ResponseTemplate::new(200)).with_priority(3).mount(&vendor).await;
+        allow(&app, &vendor).await;
+        let retry = json!({"retry": {"kind": "fixed", "intervalMs": 100, "maxAttempts": 5}});
+        let flow = create_flow(&app, chain(vec![json!({"id": "t", "type": "trigger", "config": {}}), call("a", format!("{}/flaky", vendor.uri()), retry)])).await;
+        let run = start(&app, &flow, json!({"orderId": "7"})).await;
+        let done = finished(&app, &run).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["steps"][0]["attempts"], 3);
+        let audit = audit_of(&app, &run).await;
+        let outcomes: Vec<&str> = audit.iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+        assert_eq!(outcomes, ["retryable", "rate_limited", "success"]);
+        assert_eq!(audit[1]["details"]["retryAfterMs"], 1000);
+        let at = |i: usize| chrono::DateTime::parse_from_rfc3339(audit[i]["createdAt"].as_str().unwrap()).unwrap();
+        assert!(at(2) - at(1) >= chrono::Duration::milliseconds(1000), "the Retry-After of 1 s was honoured");
+        let requests = vendor.received_requests().await.unwrap();
+        let keys: Vec<&str> = requests.iter().map(|r| r.headers["idempotency-key"].to_str().unwrap()).collect();
+        assert!(keys.iter().all(|k| *k == keys[0] && k.starts_with("run_")), "a stable idempotency key: {keys:?}");
+    }
+);
+
+db_test!(
+    async fn a_permanent_failure_fails_the_run_and_retry_resumes_from_the_failed_step(app) {
+        let vendor = MockServer::start().await;
+        Mock::given(path("/first")).respond_with(ResponseTemplate::new(200)).mount(&vendor).await;
+        Mock::given(path("/second")).respond_with(ResponseTemplate::new(400).set_body_string("bad order")).with_priority(1).up_to_n_times(1).mount(&vendor).await;
+        Mock::given(path("/second")).respond_with(ResponseTemplate::new(200)).with_priority(2).mount(&vendor).await;
+        allow(&app, &vendor).await;
+        let flow = create_flow(&app, chain(vec![
+            json!({"id": "t", "type": "trigger", "config": {}}),
+            call("first", format!("{}/first", vendor.uri()), json!({})),
+            call("second", format!("{}/second", vendor.uri()), json!({})),
+        ])).await;
+        let run = start(&app, &flow, json!({"orderId": "9"})).await;
+        let done = finished(&app, &run).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        assert_eq!(done["steps"][1]["attempts"], 1, "a 400 is not retried");
+        assert!(done["error"]["message"].as_str().unwrap().contains("bad order"), "{done}");
+
+        let retried = app.post(&format!("/v1/runs/{run}/retry"), &app.tenant_key, json!({})).await;
+        assert_eq!(retried.status, 202, "{}", retried.text);
+        let done = finished(&app, &run).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let requests = vendor.received_requests().await.unwrap();
+        assert_eq!(requests.iter().filter(|r| r.url.path() == "/first").count(), 1, "earlier steps are not re-run");
+        app.post(&format!("/v1/runs/{run}/retry"), &app.tenant_key, json!({})).await.assert_problem(409, "invalid_run_state");
+    }
+);
+
+db_test!(
+    async fn a_run_keeps_its_version_and_idempotency_keys_return_the_same_run(app) {
+        let vendor = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&vendor).await;
+        allow(&app, &vendor).await;
+        let graph = |p: &str| chain(vec![
+            json!({"id": "t", "type": "trigger", "config": {}}),
+            json!({"id": "wait", "type": "delay", "config": {"durationMs": 1000}}),
+            call("a", format!("{}/{p}", vendor.uri()), json!({})),
+        ]);
+        let flow = create_flow(&app, graph("v1")).await;
+        let request = |key: &'static str| {
+            app.client
+                .post(app.url(&format!("/v1/flows/{flow}/runs")))
+                .bearer_auth(&app.tenant_key)
+                .header("idempotency-key", key)
+                .json(&json!({"input": {"orderId": "1"}}))
+        };
+        let first = bacon_tests::app::read(request("k-1").send().await.unwrap()).await;
+        assert_eq!(first.status, 202, "{}", first.text);
+        let again = bacon_tests::app::read(request("k-1").send().await.unwrap()).await;
+        assert_eq!(again.status, 200);
+        assert_eq!(again.json["id"], first.json["id"]);
+        let updated = app.put(&format!("/v1/flows/{flow}"), &app.tenant_key, json!({"name": "flow", "graph": graph("v2")})).await;
+        assert_eq!(updated.json["version"], 2);
+        let run = first.json["id"].as_str().unwrap().to_string();
+        let done = finished(&app, &run).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["flowVersion"], 1);
+        let paths: Vec<String> = vendor.received_requests().await.unwrap().iter().map(|r| r.url.path().to_string()).collect();
+        assert_eq!(paths, ["/v1"], "the run finished on the version it started on");
+        let listed = app.get(&format!("/v1/runs?flowId={flow}&status=succeeded"), &app.tenant_key).await;
+        assert_eq!(listed.json["items"].as_array().unwrap().len(), 1);
+    }
+);
