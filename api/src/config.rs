@@ -115,11 +115,14 @@ pub struct WorkersConfig {
     pub embedded: bool,
     /// Step jobs a process executes at once.
     pub concurrency: usize,
+    /// Seconds a claimed step may run before the reconciler gives it to another worker (after a
+    /// crash). Must exceed the longest action timeout.
+    pub lease_secs: u64,
 }
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        Self { embedded: true, concurrency: 8 }
+        Self { embedded: true, concurrency: 8, lease_secs: 300 }
     }
 }
 

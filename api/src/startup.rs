@@ -138,7 +138,7 @@ impl Application {
             .await
             .context("recording the encryption key ids")?;
         let plugins = load_plugins(config, &factories, db.clone(), Secrets::new(keyring))?;
-        let runs = run_engine(&db, plugins.clone()).await?;
+        let runs = run_engine(&db, plugins.clone()).await?.with_lease(Duration::from_secs(config.workers.lease_secs));
         let timeout = Duration::from_millis(config.http.request_timeout_ms);
         let state = AppState {
             runs: runs.clone(),
@@ -230,7 +230,7 @@ pub async fn worker_engine(config: &Config) -> anyhow::Result<(DatabaseConnectio
         db.clone(),
         Secrets::new(keyring(config, master_key)),
     )?;
-    let runs = run_engine(&db, plugins).await?;
+    let runs = run_engine(&db, plugins).await?.with_lease(Duration::from_secs(config.workers.lease_secs));
     Ok((db, runs))
 }
 

@@ -19,8 +19,8 @@ use crate::plugins::registry::{InvokeRequest, PluginRegistry, RetryMode};
 use crate::store::runs::{self, NewRun, Run, Step};
 use crate::store::{self};
 
-/// How long a claimed step may run before the reconciler considers its worker dead.
-const LEASE_SECS: i64 = 300;
+/// How long a claimed step may run before the reconciler considers its worker dead, by default.
+pub const DEFAULT_LEASE_SECS: u64 = 300;
 
 /// Errors of run operations.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,8 @@ pub struct RunEngine {
     db: DatabaseConnection,
     registry: PluginRegistry,
     queue: Arc<dyn JobQueue>,
+    /// Must exceed the longest action timeout: a live worker's step is never taken from it.
+    lease: Duration,
 }
 
 fn step_state(step: &Step) -> StepState {
@@ -55,7 +57,13 @@ fn step_state(step: &Step) -> StepState {
 
 impl RunEngine {
     pub fn new(db: DatabaseConnection, registry: PluginRegistry, queue: Arc<dyn JobQueue>) -> Self {
-        Self { db, registry, queue }
+        Self { db, registry, queue, lease: Duration::from_secs(DEFAULT_LEASE_SECS) }
+    }
+
+    /// Sets how long a claimed step may run before the reconciler hands it to another worker.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -167,7 +175,9 @@ impl RunEngine {
         if run.status != "running" {
             return Ok(());
         }
-        let Some(step) = runs::claim_step(&self.db, step_id, chrono::Duration::seconds(LEASE_SECS)).await? else {
+        let Some(step) =
+            runs::claim_step(&self.db, step_id, chrono::Duration::milliseconds(self.lease.as_millis() as i64)).await?
+        else {
             // The queue schedules in whole seconds and may deliver a little early: a step that is
             // still waiting gets a new job for the rest of its wait (never a sleeping worker).
             if let Some(waiting) = runs::get_step(&self.db, step_id).await?
@@ -320,10 +330,15 @@ impl RunEngine {
             }
             jobs.push(StepJobSpec { run_id: step.run_id, step_id: step.id, delay: Duration::ZERO });
         }
-        let count = jobs.len();
+        let mut count = jobs.len();
         if count > 0 {
             tracing::info!(steps = count, "Reconciler re-enqueued orphaned steps.");
             self.queue.enqueue(jobs).await.map_err(RunError::Queue)?;
+        }
+        for run_id in runs::stalled_runs(&self.db, chrono::Duration::seconds(10), 500).await? {
+            tracing::info!(run.id = %run_id, "Reconciler advances a stalled run.");
+            self.advance(&run_id).await?;
+            count += 1;
         }
         Ok(count)
     }

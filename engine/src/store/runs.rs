@@ -474,6 +474,34 @@ pub async fn orphaned_steps(
         .collect())
 }
 
+/// Runs still `running` with no step in flight, older than `grace`: a process stopped between
+/// recording a step's outcome and planning the next steps. Advancing them again is safe.
+///
+/// # Errors
+/// On a database failure.
+pub async fn stalled_runs(
+    db: &impl ConnectionTrait,
+    grace: ChronoDuration,
+    limit: u64,
+) -> Result<Vec<String>, StoreError> {
+    use sea_orm::sea_query::Query;
+    let in_flight = Query::select()
+        .column(steps::Column::RunId)
+        .from(steps::Entity)
+        .and_where(steps::Column::Status.is_in(["pending", "running", "retrying"]))
+        .to_owned();
+    Ok(runs::Entity::find()
+        .filter(runs::Column::Status.eq("running"))
+        .filter(runs::Column::UpdatedAt.lt(Utc::now() - grace))
+        .filter(runs::Column::Id.not_in_subquery(in_flight))
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}
+
 /// Returns a `running` step whose lease expired to `retrying` so it can be claimed again.
 ///
 /// # Errors

@@ -1,0 +1,224 @@
+//! Durability through real processes (issue #4): a SIGKILL mid-flight loses no run and runs no
+//! step to success twice; two worker processes and an API process share one PostgreSQL.
+
+#![allow(clippy::unwrap_used)] // Test code: a panic is the failure report.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use bacon_plugin_sdk::testing::wiremock::matchers::method;
+use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
+use bacon_tests::process::ServerProcess;
+use bacon_tests::wait;
+use serde_json::{Value, json};
+
+struct Api {
+    base: String,
+    key: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    async fn runs_by_status(&self, flow: &str) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/runs?flowId={flow}&limit=200&cursor={c}"),
+                None => format!("/v1/runs?flowId={flow}&limit=200"),
+            };
+            let (_, page) = self.send(reqwest::Method::GET, &path, None).await;
+            for run in page["items"].as_array().unwrap() {
+                *counts.entry(run["status"].as_str().unwrap().to_string()).or_default() += 1;
+            }
+            cursor = page["nextCursor"].as_str().map(str::to_string);
+            if cursor.is_none() {
+                return counts;
+            }
+        }
+    }
+}
+
+async fn first_key(server: &mut ServerProcess) -> String {
+    server
+        .drain()
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("bacon_") && !l.starts_with("bacon_admin_"))
+        .expect("the first tenant's key is printed")
+        .to_string()
+}
+
+/// A flow of two HTTP calls to the mock; returns its id.
+async fn two_step_flow(api: &Api, vendor: &MockServer) -> String {
+    let (status, _) = api
+        .send(
+            reqwest::Method::PUT,
+            "/v1/plugins/bacon-plugin-http/settings",
+            Some(json!({"allowedHosts": [vendor.uri()]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let call = |id: &str| {
+        json!({"id": id, "type": "plugin_action", "config": {"pluginId": "bacon-plugin-http", "actionName": "request",
+            "payload": {"method": "POST", "url": format!("{}/{id}", vendor.uri()), "body": {"n": "{{ input.n }}"}}}})
+    };
+    let graph = json!({
+        "nodes": [{"id": "t", "type": "trigger", "config": {}}, call("a"), call("b")],
+        "edges": [{"id": "1", "source": "t", "target": "a"}, {"id": "2", "source": "a", "target": "b"}]
+    });
+    let (status, flow) =
+        api.send(reqwest::Method::POST, "/v1/flows", Some(json!({"name": "durable", "graph": graph}))).await;
+    assert_eq!(status, 201, "{flow}");
+    flow["id"].as_str().unwrap().to_string()
+}
+
+async fn start_runs(api: &Api, flow: &str, count: usize) {
+    let mut pending = Vec::new();
+    for n in 0..count {
+        let request = api
+            .client
+            .post(format!("{}/v1/flows/{flow}/runs", api.base))
+            .bearer_auth(&api.key)
+            .json(&json!({"input": {"n": n}}));
+        pending.push(tokio::spawn(async move { request.send().await.unwrap().status().as_u16() }));
+        if pending.len() >= 16 {
+            for p in pending.drain(..) {
+                assert_eq!(p.await.unwrap(), 202);
+            }
+        }
+    }
+    for p in pending {
+        assert_eq!(p.await.unwrap(), 202);
+    }
+}
+
+/// Every step of every run succeeded exactly once, and the vendor saw each step's key.
+async fn assert_each_step_succeeded_once(database_url: &str, vendor: &MockServer, runs: usize) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(database_url).await.unwrap();
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_string(backend, "SELECT run_id, node_id, status, id FROM steps"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), runs * 2, "one step row per node per run");
+    let mut keys = HashSet::new();
+    for row in &rows {
+        assert_eq!(row.try_get::<String>("", "status").unwrap(), "succeeded");
+        keys.insert(format!(
+            "{}:{}",
+            row.try_get::<String>("", "run_id").unwrap(),
+            row.try_get::<String>("", "id").unwrap()
+        ));
+    }
+    let received: HashSet<String> = vendor
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.headers["idempotency-key"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(received, keys, "the vendor saw exactly the steps' idempotency keys");
+}
+
+async fn sigkill_mid_flight(database_url: Option<&str>) {
+    let vendor = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(150)))
+        .mount(&vendor)
+        .await;
+    let cwd = tempfile::tempdir().unwrap();
+    let mut env = vec![
+        ("BACON_HTTP__BIND", "127.0.0.1:0"),
+        ("BACON_WORKERS__LEASE_SECS", "3"),
+        ("BACON_WORKERS__CONCURRENCY", "4"),
+    ];
+    if let Some(url) = database_url {
+        env.push(("BACON_DATABASE_URL", url));
+    }
+    let mut server = ServerProcess::start(cwd.path(), &["serve"], &env);
+    let base = server.wait_for_listening().await;
+    let api = Api { base, key: first_key(&mut server).await, client: bacon_tests::http_client() };
+    let flow = two_step_flow(&api, &vendor).await;
+    start_runs(&api, &flow, 30).await;
+    wait::until("some steps to be in flight", Duration::from_secs(30), || async {
+        (vendor.received_requests().await.unwrap().len() >= 8).then_some(())
+    })
+    .await;
+    server.child.start_kill().unwrap();
+    server.child.wait().await.unwrap();
+
+    let mut restarted = ServerProcess::start(cwd.path(), &["serve"], &env);
+    let base = restarted.wait_for_listening().await;
+    let api = Api { base, ..api };
+    let counts = wait::until("every run to succeed after the crash", Duration::from_secs(120), || async {
+        let counts = api.runs_by_status(&flow).await;
+        (counts.get("succeeded") == Some(&30)).then_some(counts)
+    })
+    .await;
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    let url = database_url
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("sqlite://{}", cwd.path().join("data/bacon.db").display()));
+    assert_each_step_succeeded_once(&url, &vendor, 30).await;
+    restarted.terminate(Duration::from_secs(30)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_mid_flight_loses_no_run_on_sqlite() {
+    sigkill_mid_flight(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_mid_flight_loses_no_run_on_postgres() {
+    let Some(url) = bacon_tests::postgres::fresh_database().await else {
+        return bacon_tests::postgres::print_skip("a_sigkill_mid_flight_loses_no_run_on_postgres");
+    };
+    sigkill_mid_flight(Some(&url)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_and_an_api_share_postgres() {
+    let Some(url) = bacon_tests::postgres::fresh_database().await else {
+        return bacon_tests::postgres::print_skip("two_worker_processes_and_an_api_share_postgres");
+    };
+    let vendor = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&vendor).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let database = ("BACON_DATABASE_URL", url.as_str());
+    let api_env = [("BACON_HTTP__BIND", "127.0.0.1:0"), database];
+    let mut api_process = ServerProcess::start(cwd.path(), &["serve", "--no-workers"], &api_env);
+    let base = api_process.wait_for_listening().await;
+    let api = Api { base, key: first_key(&mut api_process).await, client: bacon_tests::http_client() };
+    let worker_env = [database, ("BACON_WORKERS__CONCURRENCY", "16")];
+    let mut workers = [
+        ServerProcess::start(cwd.path(), &["worker"], &worker_env),
+        ServerProcess::start(cwd.path(), &["worker"], &worker_env),
+    ];
+    for w in &mut workers {
+        w.wait_for_line("Bacon workers are running", Duration::from_secs(60)).await;
+    }
+    let flow = two_step_flow(&api, &vendor).await;
+    start_runs(&api, &flow, 1000).await;
+    wait::until("1,000 runs to succeed", Duration::from_secs(300), || async {
+        let counts = api.runs_by_status(&flow).await;
+        (counts.get("succeeded") == Some(&1000)).then_some(())
+    })
+    .await;
+    assert_each_step_succeeded_once(&url, &vendor, 1000).await;
+    for w in &mut workers {
+        w.terminate(Duration::from_secs(30)).await;
+    }
+    api_process.terminate(Duration::from_secs(30)).await;
+}
