@@ -213,7 +213,7 @@ pub fn keyring(config: &Config, master_key: bootstrap::MasterKey) -> Keyring {
 pub async fn run_engine(db: &DatabaseConnection, plugins: PluginRegistry) -> anyhow::Result<RunEngine> {
     bacon_worker::prepare_storage(db).await.context("preparing the job queue")?;
     let queue = bacon_worker::queue::ApalisQueue::new(db);
-    Ok(RunEngine::new(db.clone(), plugins, Arc::new(queue)))
+    Ok(RunEngine::new(db.clone(), Arc::new(plugins), Arc::new(queue)))
 }
 
 /// Everything a worker-only process needs: database, keys, plugins, run engine.

@@ -10,12 +10,12 @@ use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
 use super::plan::{self, Outcome, StepState};
-use super::queue::{JobQueue, StepJobSpec};
+use super::queue::{ActionRuntime, JobQueue, StepJobSpec};
 use crate::StoreError;
 use crate::flows::graph::{FlowGraph, NodeKind};
 use crate::flows::template;
 use crate::ids::{BotId, FlowId, RunId, TenantId};
-use crate::plugins::registry::{InvokeRequest, PluginRegistry, RetryMode};
+use crate::plugins::registry::{InvokeRequest, RetryMode};
 use crate::store::runs::{self, NewRun, Run, Step};
 use crate::store::{self};
 
@@ -39,7 +39,7 @@ pub enum RunError {
 #[derive(Clone)]
 pub struct RunEngine {
     db: DatabaseConnection,
-    registry: PluginRegistry,
+    runtime: Arc<dyn ActionRuntime>,
     queue: Arc<dyn JobQueue>,
     /// Must exceed the longest action timeout: a live worker's step is never taken from it.
     lease: Duration,
@@ -56,8 +56,8 @@ fn step_state(step: &Step) -> StepState {
 }
 
 impl RunEngine {
-    pub fn new(db: DatabaseConnection, registry: PluginRegistry, queue: Arc<dyn JobQueue>) -> Self {
-        Self { db, registry, queue, lease: Duration::from_secs(DEFAULT_LEASE_SECS) }
+    pub fn new(db: DatabaseConnection, runtime: Arc<dyn ActionRuntime>, queue: Arc<dyn JobQueue>) -> Self {
+        Self { db, runtime, queue, lease: Duration::from_secs(DEFAULT_LEASE_SECS) }
     }
 
     /// Sets how long a claimed step may run before the reconciler hands it to another worker.
@@ -157,12 +157,11 @@ impl RunEngine {
     }
 
     fn policy_for(&self, action: &crate::flows::graph::PluginActionConfig) -> RetryPolicy {
-        action.retry.clone().unwrap_or_else(|| {
-            self.registry
-                .get(&action.plugin_id)
-                .and_then(|p| p.definition.find_action(&action.action_name).map(|a| a.retry.clone()))
-                .unwrap_or_default()
-        })
+        action
+            .retry
+            .clone()
+            .or_else(|| self.runtime.retry_policy(&action.plugin_id, &action.action_name))
+            .unwrap_or_default()
     }
 
     /// Executes one attempt of a step (called by a worker for each job). A duplicate or late
@@ -229,8 +228,8 @@ impl RunEngine {
         let bot: Option<BotId> = flow.and_then(|f| f.bot_id).and_then(|b| b.parse().ok());
         let attempt = step.attempt.max(1) as u32;
         let outcome = self
-            .registry
-            .invoke(InvokeRequest {
+            .runtime
+            .invoke_action(InvokeRequest {
                 tenant_id: tenant,
                 bot_id: bot,
                 plugin_id: action.plugin_id.clone(),

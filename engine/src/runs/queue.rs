@@ -1,11 +1,14 @@
-//! The [`JobQueue`] port: how the engine asks for a step to be executed (now or later).
+//! The engine's ports: [`JobQueue`] (how a step gets executed, now or later) and
+//! [`ActionRuntime`] (how a step reaches a plugin).
 //!
 //! The worker crate implements it with apalis. Jobs are pushed right after the step row is
 //! committed; the reconciler re-enqueues any step whose job was lost in between.
 
 use std::time::Duration;
 
-use bacon_plugin_sdk::BoxFuture;
+use bacon_plugin_sdk::{BoxFuture, RetryPolicy};
+
+use crate::plugins::registry::{InvokeOutcome, InvokeRequest, PluginRegistry};
 
 /// One job: execute `step_id` of `run_id`, not before `delay` from now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,4 +22,25 @@ pub struct StepJobSpec {
 pub trait JobQueue: Send + Sync + 'static {
     /// Enqueues every job.
     fn enqueue(&self, jobs: Vec<StepJobSpec>) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// The runtime port the engine reaches plugins through (`plugins.invokeAction` of the plugin
+/// spec). The [`PluginRegistry`] implements it, so audit logging and guarded execution apply
+/// inside flows; engine tests may supply their own.
+pub trait ActionRuntime: Send + Sync + 'static {
+    /// Runs one action call.
+    fn invoke_action(&self, request: InvokeRequest) -> BoxFuture<'_, InvokeOutcome>;
+
+    /// The action's declared retry policy, when the action exists.
+    fn retry_policy(&self, plugin_id: &str, action: &str) -> Option<RetryPolicy>;
+}
+
+impl ActionRuntime for PluginRegistry {
+    fn invoke_action(&self, request: InvokeRequest) -> BoxFuture<'_, InvokeOutcome> {
+        Box::pin(self.invoke(request))
+    }
+
+    fn retry_policy(&self, plugin_id: &str, action: &str) -> Option<RetryPolicy> {
+        self.get(plugin_id).and_then(|p| p.definition.find_action(action).map(|a| a.retry.clone()))
+    }
 }
