@@ -116,7 +116,7 @@ async fn a_rate_limited_step_is_rescheduled_after_retry_after_then_succeeds() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(run.status, "succeeded");
-    let calls = runtime.calls.lock().unwrap();
+    let calls = runtime.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[1].input, json!({"n": 5}), "payload rendered from the run input");
     assert_eq!(calls[0].idempotency_key, calls[1].idempotency_key, "a stable idempotency key across attempts");
