@@ -33,7 +33,7 @@ impl ActionRuntime for FlakyRuntime {
             } else {
                 Ok(json!({"echo": request.input}))
             };
-            InvokeOutcome { result, attempts: 1 }
+            InvokeOutcome { result, attempts: 1, deferred_audit: Vec::new() }
         })
     }
 

@@ -67,6 +67,9 @@ pub struct InvokeRequest {
     pub deadline: Option<Duration>,
     /// The audit row's `kind`: `invoke`, `test_connection`, `flow_step`.
     pub kind: &'static str,
+    /// Return the audit rows in [`InvokeOutcome::deferred_audit`] instead of writing them, so the
+    /// caller writes them in the transaction that records the outcome (durable flow steps).
+    pub defer_audit: bool,
 }
 
 impl InvokeRequest {
@@ -91,6 +94,7 @@ impl InvokeRequest {
             timeout: None,
             deadline: None,
             kind: "invoke",
+            defer_audit: false,
         }
     }
 }
@@ -166,7 +170,19 @@ impl InvokeError {
 pub struct InvokeOutcome {
     pub result: Result<Value, InvokeError>,
     pub attempts: u32,
+    /// The audit rows of this call when the request deferred them (else empty).
+    pub deferred_audit: Vec<NewAuditEntry>,
 }
+
+impl InvokeOutcome {
+    fn new(result: Result<Value, InvokeError>, attempts: u32, deferred: &Deferred) -> Self {
+        let deferred_audit = std::mem::take(&mut *deferred.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        Self { result, attempts, deferred_audit }
+    }
+}
+
+/// Audit rows held back for the caller (see [`InvokeRequest::defer_audit`]).
+type Deferred = std::sync::Mutex<Vec<NewAuditEntry>>;
 
 /// The catalog of loaded plugins and everything needed to run their actions.
 #[derive(Clone)]
@@ -251,12 +267,14 @@ impl PluginRegistry {
     /// Runs an action per `request` (see the module docs).
     pub async fn invoke(&self, request: InvokeRequest) -> InvokeOutcome {
         let started = Instant::now();
+        let deferred = Deferred::default();
         let Some(plugin) = self.plugins.get(&request.plugin_id).cloned() else {
-            return InvokeOutcome { result: Err(InvokeError::UnknownPlugin(request.plugin_id.clone())), attempts: 0 };
+            let err = InvokeError::UnknownPlugin(request.plugin_id.clone());
+            return InvokeOutcome::new(Err(err), 0, &deferred);
         };
         if plugin.definition.find_action(&request.action).is_none() {
             let err = InvokeError::UnknownAction { plugin: request.plugin_id.clone(), action: request.action.clone() };
-            return InvokeOutcome { result: Err(err), attempts: 0 };
+            return InvokeOutcome::new(Err(err), 0, &deferred);
         }
         let first_attempt = match request.retry {
             RetryMode::InProcess => 1,
@@ -271,8 +289,8 @@ impl PluginRegistry {
                         SettingsError::Secret { field, .. } => InvokeError::Secret(field),
                         SettingsError::Store(s) => InvokeError::Store(s),
                     };
-                    self.audit(&request, first_attempt, started, Err(&err)).await;
-                    return InvokeOutcome { result: Err(err), attempts: 1 };
+                    self.audit(&request, first_attempt, started, Err(&err), &deferred).await;
+                    return InvokeOutcome::new(Err(err), 1, &deferred);
                 }
             };
         if let Some(validator) = plugin.input_validators.get(&request.action) {
@@ -284,15 +302,15 @@ impl PluginRegistry {
                         .map(|p| FieldProblem { message: settings.redactor.text(&p.message), ..p })
                         .collect(),
                 );
-                self.audit(&request, first_attempt, started, Err(&err)).await;
-                return InvokeOutcome { result: Err(err), attempts: 1 };
+                self.audit(&request, first_attempt, started, Err(&err), &deferred).await;
+                return InvokeOutcome::new(Err(err), 1, &deferred);
             }
         }
         let deadline_at = request.deadline.map(|d| started + d);
         match request.retry {
             RetryMode::SingleAttempt { attempt } => {
-                let result = self.attempt(&plugin, &request, &settings, attempt, deadline_at).await;
-                InvokeOutcome { result, attempts: 1 }
+                let result = self.attempt(&plugin, &request, &settings, attempt, deadline_at, &deferred).await;
+                InvokeOutcome::new(result, 1, &deferred)
             }
             RetryMode::InProcess => {
                 let policy =
@@ -301,7 +319,7 @@ impl PluginRegistry {
                 let max_wait = self.limits.max_in_process_wait;
                 let result = (|| async {
                     let attempt = counter.fetch_add(1, Ordering::SeqCst) + 1;
-                    self.attempt(&plugin, &request, &settings, attempt, deadline_at).await
+                    self.attempt(&plugin, &request, &settings, attempt, deadline_at, &deferred).await
                 })
                 .retry(PolicyBackoff { policy })
                 .sleep(tokio::time::sleep)
@@ -320,7 +338,7 @@ impl PluginRegistry {
                     }
                 })
                 .await;
-                InvokeOutcome { result, attempts: counter.load(Ordering::SeqCst) }
+                InvokeOutcome::new(result, counter.load(Ordering::SeqCst), &deferred)
             }
         }
     }
@@ -333,6 +351,7 @@ impl PluginRegistry {
         settings: &ResolvedSettings,
         attempt: u32,
         deadline_at: Option<Instant>,
+        deferred: &Deferred,
     ) -> Result<Value, InvokeError> {
         let started = Instant::now();
         let Some(action) = plugin.definition.find_action(&request.action) else {
@@ -382,11 +401,19 @@ impl PluginRegistry {
             InvokeError::Panicked(m) => InvokeError::Panicked(settings.redactor.text(&m)),
             other => other,
         });
-        self.audit(request, attempt, started, result.as_ref().map(|_| ())).await;
+        self.audit(request, attempt, started, result.as_ref().map(|_| ()), deferred).await;
         result
     }
 
-    async fn audit(&self, request: &InvokeRequest, attempt: u32, started: Instant, result: Result<(), &InvokeError>) {
+    /// Writes the attempt's audit row, or holds it in `deferred` when the request asks.
+    async fn audit(
+        &self,
+        request: &InvokeRequest,
+        attempt: u32,
+        started: Instant,
+        result: Result<(), &InvokeError>,
+        deferred: &Deferred,
+    ) {
         let (outcome, error, details) = match result {
             Ok(()) => ("success".to_string(), None, None),
             Err(e) => {
@@ -416,6 +443,10 @@ impl PluginRegistry {
             error = error.as_deref().unwrap_or(""),
             "Plugin action attempt finished."
         );
+        if request.defer_audit {
+            deferred.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(entry);
+            return;
+        }
         if let Err(e) = audit::append(&self.db, entry).await {
             tracing::error!(plugin.id = %request.plugin_id, action = %request.action, error = %e, "Could not write the audit row.");
         }

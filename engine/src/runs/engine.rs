@@ -6,16 +6,18 @@ use std::time::Duration;
 
 use bacon_plugin_sdk::RetryPolicy;
 use chrono::Utc;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 
 use super::plan::{self, Outcome, StepState};
 use super::queue::{ActionRuntime, JobQueue, StepJobSpec};
 use crate::StoreError;
+use crate::database::begin_write;
 use crate::flows::graph::{FlowGraph, NodeKind};
 use crate::flows::template;
 use crate::ids::{BotId, FlowId, RunId, TenantId};
-use crate::plugins::registry::{InvokeRequest, RetryMode};
+use crate::plugins::registry::{InvokeError, InvokeRequest, RetryMode};
+use crate::store::audit::{self, NewAuditEntry};
 use crate::store::runs::{self, NewRun, Run, Step};
 use crate::store::{self};
 
@@ -70,11 +72,26 @@ impl RunEngine {
         &self.db
     }
 
-    async fn graph_of(&self, run: &Run) -> Result<FlowGraph, RunError> {
+    async fn graph_of(&self, db: &impl ConnectionTrait, run: &Run) -> Result<FlowGraph, RunError> {
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
         let flow: FlowId = run.flow_id.parse().map_err(|_| StoreError::not_found("flow", &run.flow_id))?;
-        let version = store::flows::get_version(&self.db, tenant, flow, run.flow_version).await?;
+        let version = store::flows::get_version(db, tenant, flow, run.flow_version).await?;
         serde_json::from_value(version.graph).map_err(|e| RunError::BadGraph(e.to_string()))
+    }
+
+    async fn begin(&self) -> Result<DatabaseTransaction, RunError> {
+        Ok(begin_write(&self.db).await.map_err(StoreError::from)?)
+    }
+
+    async fn commit(txn: DatabaseTransaction) -> Result<(), RunError> {
+        Ok(txn.commit().await.map_err(StoreError::from)?)
+    }
+
+    async fn enqueue(&self, jobs: Vec<StepJobSpec>) -> Result<(), RunError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        self.queue.enqueue(jobs).await.map_err(RunError::Queue)
     }
 
     /// Starts a run of `flow` on `version` (default: current). The same idempotency key returns
@@ -114,12 +131,22 @@ impl RunEngine {
     /// # Errors
     /// Store, graph or queue failures.
     pub async fn advance(&self, run_id: &str) -> Result<(), RunError> {
-        let run = runs::get_any(&self.db, run_id).await?;
+        let txn = self.begin().await?;
+        let jobs = self.advance_in(&txn, run_id).await?;
+        Self::commit(txn).await?;
+        self.enqueue(jobs).await
+    }
+
+    /// [`RunEngine::advance`] inside `txn`: locks the run, inserts the ready steps and returns
+    /// their jobs, to be enqueued once `txn` has committed (the reconciler covers a crash between
+    /// the commit and the enqueue).
+    async fn advance_in(&self, txn: &DatabaseTransaction, run_id: &str) -> Result<Vec<StepJobSpec>, RunError> {
+        let run = runs::lock_run(txn, run_id).await?;
         if run.status != "running" {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        let graph = self.graph_of(&run).await?;
-        let steps = runs::steps_of(&self.db, run_id).await?;
+        let graph = self.graph_of(txn, &run).await?;
+        let steps = runs::steps_of(txn, run_id).await?;
         let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
         let trigger = run.trigger.clone().unwrap_or(Value::Null);
         let plan = plan::plan(&graph, &run.input, &trigger, &states);
@@ -130,30 +157,43 @@ impl RunEngine {
                 _ => (1, Duration::from_millis(new.delay_ms)),
             };
             let due = (!delay.is_zero()).then(|| Utc::now() + chrono::Duration::milliseconds(delay.as_millis() as i64));
-            if let Some(step) =
-                runs::insert_step(&self.db, &run, &new.node_id, new.node_type, max_attempts, due).await?
-            {
+            if let Some(step) = runs::insert_step(txn, &run, &new.node_id, new.node_type, max_attempts, due).await? {
                 jobs.push(StepJobSpec { run_id: run.id.clone(), step_id: step.id, delay });
             }
-        }
-        if !jobs.is_empty() {
-            self.queue.enqueue(jobs).await.map_err(RunError::Queue)?;
         }
         let vars = Value::Object(plan.vars);
         match plan.outcome {
             Outcome::Waiting => {}
             Outcome::Succeeded => {
-                if runs::set_run_state(&self.db, run_id, "succeeded", vars, None).await? {
+                if runs::set_run_state(txn, run_id, "succeeded", vars, None).await? {
                     tracing::info!(run.id = %run_id, "Run succeeded.");
                 }
             }
             Outcome::Failed(error) => {
-                if runs::set_run_state(&self.db, run_id, "failed", vars, Some(error)).await? {
+                if runs::set_run_state(txn, run_id, "failed", vars, Some(error)).await? {
                     tracing::info!(run.id = %run_id, "Run failed.");
                 }
             }
         }
-        Ok(())
+        Ok(jobs)
+    }
+
+    /// Finishes a step that ran no action (a delay, a broken node) and advances the run, in one
+    /// transaction.
+    async fn finish_without_action(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        status: &str,
+        output: Option<Value>,
+        error: Option<Value>,
+    ) -> Result<(), RunError> {
+        let txn = self.begin().await?;
+        runs::lock_run(&txn, run_id).await?;
+        runs::finish_step(&txn, step_id, status, None, output, error, None).await?;
+        let jobs = self.advance_in(&txn, run_id).await?;
+        Self::commit(txn).await?;
+        self.enqueue(jobs).await
     }
 
     fn policy_for(&self, action: &crate::flows::graph::PluginActionConfig) -> RetryPolicy {
@@ -192,16 +232,14 @@ impl RunEngine {
             }
             return Ok(());
         };
-        let graph = self.graph_of(&run).await?;
+        let graph = self.graph_of(&self.db, &run).await?;
         let Some(node) = graph.node(&step.node_id).cloned() else {
             let error = json!({"message": format!("node `{}` is not in the flow version", step.node_id)});
-            runs::finish_step(&self.db, step_id, "failed", None, None, Some(error), None).await?;
-            return self.advance(run_id).await;
+            return self.finish_without_action(run_id, step_id, "failed", None, Some(error)).await;
         };
         let NodeKind::PluginAction(action) = &node.kind else {
             // A delay: its wait is over once it is claimed.
-            runs::finish_step(&self.db, step_id, "succeeded", None, Some(json!({})), None, None).await?;
-            return self.advance(run_id).await;
+            return self.finish_without_action(run_id, step_id, "succeeded", Some(json!({})), None).await;
         };
         let steps = runs::steps_of(&self.db, run_id).await?;
         let mut outputs = serde_json::Map::new();
@@ -213,8 +251,7 @@ impl RunEngine {
             Ok(p) => p,
             Err(e) => {
                 let error = json!({"kind": "template", "pointer": e.pointer, "message": e.message});
-                runs::finish_step(&self.db, step_id, "failed", None, None, Some(error), None).await?;
-                return self.advance(run_id).await;
+                return self.finish_without_action(run_id, step_id, "failed", None, Some(error)).await;
             }
         };
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
@@ -242,13 +279,50 @@ impl RunEngine {
                 timeout: action.timeout_ms.map(Duration::from_millis),
                 deadline: None,
                 kind: "flow_step",
+                defer_audit: true,
             })
             .await;
-        match outcome.result {
+        let audit_rows = outcome.deferred_audit;
+        let recorded = self.record_outcome(&run, &step, action, payload, outcome.result, &audit_rows).await;
+        match recorded {
+            Ok(jobs) => self.enqueue(jobs).await,
+            Err(e) => {
+                // The transaction did not commit: the step stays `running` until its lease ends and
+                // the reconciler runs it again. Keep the attempt's audit trail regardless.
+                for row in audit_rows {
+                    if let Err(audit_error) = audit::append(&self.db, row).await {
+                        tracing::error!(run.id = %run.id, error = %audit_error, "Could not write the audit row.");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Records an attempt in one transaction: its audit rows, the step's outcome, and (when the
+    /// step is done) the run's next steps or its end. Returns the jobs to enqueue after commit.
+    async fn record_outcome(
+        &self,
+        run: &Run,
+        step: &Step,
+        action: &crate::flows::graph::PluginActionConfig,
+        payload: Value,
+        result: Result<Value, InvokeError>,
+        audit_rows: &[NewAuditEntry],
+    ) -> Result<Vec<StepJobSpec>, RunError> {
+        let run_id = run.id.as_str();
+        let step_id = step.id.as_str();
+        let attempt = step.attempt.max(1) as u32;
+        let txn = self.begin().await?;
+        runs::lock_run(&txn, run_id).await?;
+        for row in audit_rows {
+            audit::append(&txn, row.clone()).await?;
+        }
+        let jobs = match result {
             Ok(output) => {
-                runs::finish_step(&self.db, step_id, "succeeded", Some(payload), Some(output), None, None).await?;
+                runs::finish_step(&txn, step_id, "succeeded", Some(payload), Some(output), None, None).await?;
                 tracing::info!(run.id = %run.id, step.id = %step.id, attempt, "Step succeeded.");
-                self.advance(run_id).await
+                self.advance_in(&txn, run_id).await?
             }
             Err(err) => {
                 let error = json!({"kind": err.outcome(), "message": err.to_string()});
@@ -256,20 +330,18 @@ impl RunEngine {
                 if err.is_retryable() && attempt < policy.max_attempts() {
                     let delay = policy.delay(attempt, err.retry_after());
                     let due = Utc::now() + chrono::Duration::milliseconds(delay.as_millis() as i64);
-                    runs::finish_step(&self.db, step_id, "retrying", Some(payload), None, Some(error), Some(due))
-                        .await?;
+                    runs::finish_step(&txn, step_id, "retrying", Some(payload), None, Some(error), Some(due)).await?;
                     tracing::info!(run.id = %run.id, step.id = %step.id, attempt, delay_ms = delay.as_millis() as u64, "Step will be retried.");
-                    self.queue
-                        .enqueue(vec![StepJobSpec { run_id: run.id.clone(), step_id: step.id.clone(), delay }])
-                        .await
-                        .map_err(RunError::Queue)
+                    vec![StepJobSpec { run_id: run.id.clone(), step_id: step.id.clone(), delay }]
                 } else {
-                    runs::finish_step(&self.db, step_id, "failed", Some(payload), None, Some(error), None).await?;
+                    runs::finish_step(&txn, step_id, "failed", Some(payload), None, Some(error), None).await?;
                     tracing::info!(run.id = %run.id, step.id = %step.id, attempt, "Step failed.");
-                    self.advance(run_id).await
+                    self.advance_in(&txn, run_id).await?
                 }
             }
-        }
+        };
+        Self::commit(txn).await?;
+        Ok(jobs)
     }
 
     /// Cancels a running run.
@@ -290,18 +362,21 @@ impl RunEngine {
     /// `WrongState` when it has not failed.
     pub async fn retry(&self, tenant: TenantId, run: RunId) -> Result<Run, RunError> {
         let current = runs::get(&self.db, tenant, run).await?;
-        if !runs::reopen_run(&self.db, &current.id).await? {
-            return Err(RunError::WrongState { status: current.status, expected: "failed", action: "retried" });
+        let txn = self.begin().await?;
+        runs::lock_run(&txn, &current.id).await?;
+        if !runs::reopen_run(&txn, &current.id).await? {
+            txn.rollback().await.map_err(StoreError::from)?;
+            let status = runs::get(&self.db, tenant, run).await?.status;
+            return Err(RunError::WrongState { status, expected: "failed", action: "retried" });
         }
-        let reset = runs::reset_failed_steps(&self.db, &current.id).await?;
-        let jobs = reset
+        let reset = runs::reset_failed_steps(&txn, &current.id).await?;
+        let mut jobs = reset
             .into_iter()
             .map(|step_id| StepJobSpec { run_id: current.id.clone(), step_id, delay: Duration::ZERO })
             .collect::<Vec<_>>();
-        if !jobs.is_empty() {
-            self.queue.enqueue(jobs).await.map_err(RunError::Queue)?;
-        }
-        self.advance(&current.id).await?;
+        jobs.extend(self.advance_in(&txn, &current.id).await?);
+        Self::commit(txn).await?;
+        self.enqueue(jobs).await?;
         Ok(runs::get(&self.db, tenant, run).await?)
     }
 
@@ -332,7 +407,7 @@ impl RunEngine {
         let mut count = jobs.len();
         if count > 0 {
             tracing::info!(steps = count, "Reconciler re-enqueued orphaned steps.");
-            self.queue.enqueue(jobs).await.map_err(RunError::Queue)?;
+            self.enqueue(jobs).await?;
         }
         for run_id in runs::stalled_runs(&self.db, chrono::Duration::seconds(10), 500).await? {
             tracing::info!(run.id = %run_id, "Reconciler advances a stalled run.");

@@ -3,7 +3,7 @@
 
 use bacon_entities::{runs, steps};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -190,6 +190,21 @@ pub async fn get_any(db: &impl ConnectionTrait, id: &str) -> Result<Run, StoreEr
     runs::Entity::find_by_id(id.to_string()).one(db).await?.map(run_of).ok_or_else(|| StoreError::not_found("run", id))
 }
 
+/// A run by id, locked for the rest of the transaction (`SELECT … FOR UPDATE` on PostgreSQL;
+/// SQLite's `BEGIN IMMEDIATE` already serialises writers). Completions of one run's steps take
+/// this lock first, so each one's replay sees every step the others finished.
+///
+/// # Errors
+/// `NotFound` when it does not exist.
+pub async fn lock_run(db: &impl ConnectionTrait, id: &str) -> Result<Run, StoreError> {
+    runs::Entity::find_by_id(id.to_string())
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .map(run_of)
+        .ok_or_else(|| StoreError::not_found("run", id))
+}
+
 /// The tenant's runs, newest last, optionally of one flow and one status.
 ///
 /// # Errors
@@ -247,8 +262,9 @@ pub async fn insert_step(
     due: Option<DateTime<Utc>>,
 ) -> Result<Option<Step>, StoreError> {
     let now = Utc::now();
-    let inserted = steps::ActiveModel {
-        id: Set(StepId::generate().to_string()),
+    let id = StepId::generate().to_string();
+    let step = steps::ActiveModel {
+        id: Set(id.clone()),
         run_id: Set(run.id.clone()),
         tenant_id: Set(run.tenant_id.clone()),
         node_id: Set(node_id.to_string()),
@@ -265,16 +281,17 @@ pub async fn insert_step(
         updated_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
+    };
+    // ON CONFLICT DO NOTHING rather than catching the violation: inside a PostgreSQL transaction
+    // a failed statement would abort the whole transaction.
+    let inserted = steps::Entity::insert(step)
+        .on_conflict(OnConflict::columns([steps::Column::RunId, steps::Column::NodeId]).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    if inserted == 0 {
+        return Ok(None);
     }
-    .insert(db)
-    .await;
-    match inserted {
-        Ok(model) => Ok(Some(step_of(model))),
-        Err(e) => match StoreError::from_db("step", e) {
-            StoreError::Conflict { .. } => Ok(None),
-            other => Err(other),
-        },
-    }
+    get_step(db, &id).await
 }
 
 /// Claims a step for one attempt: `pending|retrying -> running`, attempt + 1, with a lease.
