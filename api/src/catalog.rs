@@ -11,5 +11,13 @@ pub fn builtin_plugins() -> Vec<PluginFactory> {
     vec![
         #[cfg(feature = "plugin-http")]
         PluginFactory { id: bacon_plugin_http::PLUGIN_ID, build: bacon_plugin_http::definition },
+        #[cfg(feature = "plugin-shopify")]
+        PluginFactory { id: bacon_plugin_shopify::PLUGIN_ID, build: bacon_plugin_shopify::definition },
+        #[cfg(feature = "plugin-salesforce")]
+        PluginFactory { id: bacon_plugin_salesforce::PLUGIN_ID, build: bacon_plugin_salesforce::definition },
+        #[cfg(feature = "plugin-twilio-whatsapp")]
+        PluginFactory { id: bacon_plugin_twilio_whatsapp::PLUGIN_ID, build: bacon_plugin_twilio_whatsapp::definition },
+        #[cfg(feature = "plugin-zapier")]
+        PluginFactory { id: bacon_plugin_zapier::PLUGIN_ID, build: bacon_plugin_zapier::definition },
     ]
 }

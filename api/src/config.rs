@@ -48,11 +48,14 @@ pub struct PluginsConfig {
     pub strict: bool,
     /// Largest output an action may return, in bytes.
     pub max_output_bytes: usize,
+    /// Where a plugin's client sends its vendor requests instead of the vendor (a proxy, a
+    /// sandbox, a mock), by plugin id; `BACON_PLUGIN_<NAME>__BASE_URL` wins over this.
+    pub base_urls: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for PluginsConfig {
     fn default() -> Self {
-        Self { strict: false, max_output_bytes: 4 * 1024 * 1024 }
+        Self { strict: false, max_output_bytes: 4 * 1024 * 1024, base_urls: Default::default() }
     }
 }
 

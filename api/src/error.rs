@@ -167,6 +167,11 @@ impl IntoResponse for ApiError {
         if matches!(self, Self::Unauthenticated { .. }) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if matches!(self, Self::PayloadTooLarge { .. }) {
+            // The rest of the body is never read, so this connection cannot carry another request:
+            // say so, or a client would reuse it and see its next request fail.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }

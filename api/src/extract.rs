@@ -105,6 +105,32 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
     }
 }
 
+/// Deserialises an optional integer field, also from a JSON number written with a zero fraction
+/// (`3.0`): JSON Schema counts it as the integer 3, and so do some JSON encoders' clients.
+///
+/// # Errors
+/// When the value is not null, not a number, has a fraction, or does not fit `T`.
+pub fn optional_integer<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::{Deserialize, Error};
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let integer = match (number.as_i64(), number.as_f64()) {
+        (Some(i), _) => Some(i),
+        // `as` saturates; the range check below turns a saturated value into an error.
+        (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
+        _ => None,
+    };
+    integer
+        .and_then(|i| T::try_from(i).ok())
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("invalid value: {number}, expected an integer in range")))
+}
+
 /// The configured body limit, put in request extensions so rejections can name it.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
@@ -158,6 +184,27 @@ mod tests {
     #[allow(dead_code)]
     struct Nested {
         items: Vec<u32>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Versioned {
+        #[serde(default, deserialize_with = "optional_integer")]
+        version: Option<i32>,
+    }
+
+    #[test]
+    fn integers_may_be_written_with_a_zero_fraction() {
+        let read = |json: &str| parse_json::<Versioned>(json.as_bytes()).map(|v| v.version);
+        assert_eq!(read(r#"{"version": 3}"#).ok(), Some(Some(3)));
+        assert_eq!(read(r#"{"version": 3.0}"#).ok(), Some(Some(3)));
+        assert_eq!(read(r#"{"version": null}"#).ok(), Some(None));
+        assert_eq!(read("{}").ok(), Some(None));
+        for wrong in [r#"{"version": 3.5}"#, r#"{"version": 3e10}"#, r#"{"version": "3"}"#, r#"{"version": 1e300}"#] {
+            match read(wrong) {
+                Err(ApiError::Validation { errors, .. }) => assert_eq!(errors[0].pointer, "/version", "{wrong}"),
+                other => panic!("{wrong}: unexpected {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The OpenAPI 3.1 document: metadata and tags here; operations come from the routes' own
 //! `#[utoipa::path]`s; [`finish`] adds what every operation shares (bearer security, problem+json
-//! error responses), so no operation can forget them.
+//! error responses) and tidies what every parameter shares (an absent parameter is omitted, never
+//! `null`), so no operation can forget them.
 
 use utoipa::OpenApi;
+use utoipa::openapi::schema::{SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema};
 
 use crate::error::{FieldError, PROBLEM_JSON, Problem};
 
@@ -25,6 +27,7 @@ use crate::error::{FieldError, PROBLEM_JSON, Problem};
         (name = "audit", description = "The audit log of plugin action attempts"),
         (name = "flows", description = "Flows: node graphs saved as immutable versions"),
         (name = "runs", description = "Runs of flows and their durable steps"),
+        (name = "rest-hooks", description = "REST-hook subscriptions (Zapier): subscribe, unsubscribe, samples"),
     ),
     components(schemas(Problem, FieldError))
 )]
@@ -87,6 +90,13 @@ pub fn finish(mut doc: Document) -> Document {
             if authenticated {
                 operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
             }
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(parameter) = parameter
+                    && let Some(RefOr::T(schema)) = parameter.schema.as_mut()
+                {
+                    not_nullable(schema);
+                }
+            }
             let has_body = operation.request_body.is_some();
             for (status, name, _) in ERRORS {
                 if error_applies(status, path, has_body) {
@@ -100,4 +110,18 @@ pub fn finish(mut doc: Document) -> Document {
         }
     }
     doc
+}
+
+/// A header, query or path parameter is a string on the wire: an optional one is left out, never
+/// sent as `null`. `Option<T>` parameters come out of the derive as `[T, "null"]`; keep `T`.
+fn not_nullable(schema: &mut Schema) {
+    if let Schema::Object(object) = schema
+        && let SchemaType::Array(types) = &object.schema_type
+    {
+        let types: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+        object.schema_type = match types.as_slice() {
+            [single] => SchemaType::Type(single.clone()),
+            _ => SchemaType::Array(types),
+        };
+    }
 }

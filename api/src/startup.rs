@@ -14,9 +14,10 @@ use axum::http::{Method, Uri};
 use axum::{Extension, Router, middleware};
 use bacon_engine::bootstrap::{self, FirstTenant};
 use bacon_engine::database;
+use bacon_engine::hooks::HookDispatcher;
 use bacon_engine::plugins::PluginFactory;
 use bacon_engine::plugins::loader::PluginLoader;
-use bacon_engine::plugins::overrides::PluginOverrides;
+use bacon_engine::plugins::overrides::{PluginOverrides, env_name};
 use bacon_engine::plugins::registry::{PluginRegistry, RegistryLimits};
 use bacon_engine::runs::engine::RunEngine;
 use bacon_engine::secrets::cipher::Keyring;
@@ -213,7 +214,8 @@ pub fn keyring(config: &Config, master_key: bootstrap::MasterKey) -> Keyring {
 pub async fn run_engine(db: &DatabaseConnection, plugins: PluginRegistry) -> anyhow::Result<RunEngine> {
     bacon_worker::prepare_storage(db).await.context("preparing the job queue")?;
     let queue = bacon_worker::queue::ApalisQueue::new(db);
-    Ok(RunEngine::new(db.clone(), Arc::new(plugins), Arc::new(queue)))
+    let hooks = HookDispatcher::new(plugins.clone());
+    Ok(RunEngine::new(db.clone(), Arc::new(plugins), Arc::new(queue)).with_hooks(hooks))
 }
 
 /// Everything a worker-only process needs: database, keys, plugins, run engine.
@@ -244,7 +246,13 @@ pub fn load_plugins(
     db: DatabaseConnection,
     secrets: Secrets,
 ) -> anyhow::Result<PluginRegistry> {
-    let loader = PluginLoader::new(PluginOverrides::from_env());
+    // Configured base URLs first, so the environment's overrides win.
+    let configured = config
+        .plugins
+        .base_urls
+        .iter()
+        .map(|(id, url)| (format!("BACON_PLUGIN_{}__BASE_URL", env_name(id)), url.clone()));
+    let loader = PluginLoader::new(PluginOverrides::from_vars(configured.chain(std::env::vars())));
     let report = loader.load_all(factories);
     for fault in &report.faults {
         tracing::warn!(plugin.id = %fault.plugin_id, pointer = %fault.pointer, "Plugin left out: {}", fault.message);

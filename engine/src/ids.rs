@@ -96,6 +96,12 @@ typed_id! {
     AuditId => "aud", "audit entry";
     /// A plugin settings row.
     SettingsId => "pls", "plugin settings";
+    /// A REST-hook subscription (Zapier subscribed to one of Bacon's events).
+    HookSubscriptionId => "sub", "subscription";
+    /// One delivery of one event to one REST-hook subscription.
+    HookDeliveryId => "dlv", "delivery";
+    /// An event Bacon publishes (`run.succeeded`, …); subscribers de-duplicate on it.
+    EventId => "evt", "event";
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod database;
 pub mod error;
 pub mod flows;
+pub mod hooks;
 pub mod ids;
 pub mod keyfile;
 pub mod plugins;

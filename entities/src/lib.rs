@@ -12,6 +12,8 @@ pub mod flow_versions;
 pub mod flows;
 pub mod inbound_events;
 pub mod plugin_settings;
+pub mod rest_hook_deliveries;
+pub mod rest_hook_subscriptions;
 pub mod runs;
 pub mod steps;
 pub mod tenants;

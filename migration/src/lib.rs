@@ -14,6 +14,7 @@ mod m20261125_000004_create_runs;
 mod m20261125_000005_create_audit_log;
 mod m20261125_000006_create_inbound;
 mod m20261125_000007_unique_step_per_node;
+mod m20261126_000008_create_rest_hooks;
 
 /// Applies Bacon's migrations in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_audit_log::Migration),
             Box::new(m20261125_000006_create_inbound::Migration),
             Box::new(m20261125_000007_unique_step_per_node::Migration),
+            Box::new(m20261126_000008_create_rest_hooks::Migration),
         ]
     }
 }

@@ -99,6 +99,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
+    /// The `Connection` header, if any.
+    pub connection: Option<String>,
     pub text: String,
     pub json: Value,
 }
@@ -194,7 +196,9 @@ pub async fn read(response: reqwest::Response) -> Reply {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let connection =
+        response.headers().get(reqwest::header::CONNECTION).and_then(|v| v.to_str().ok()).map(str::to_string);
     let text = response.text().await.expect("body");
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply { status, content_type, text, json }
+    Reply { status, content_type, connection, text, json }
 }

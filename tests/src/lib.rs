@@ -49,3 +49,29 @@ macro_rules! db_test {
         }
     };
 }
+
+/// Like [`db_test!`] for a body that builds its own app (say, with a configuration pointing at a
+/// mock it started first): `backend_test!(async fn name(backend) { ... });`. Use
+/// [`app::spawn_app_with`]; on `None` (no PostgreSQL) print the skip and return.
+#[macro_export]
+macro_rules! backend_test {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($backend: $crate::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run($crate::Backend::Postgres).await
+            }
+        }
+    };
+}

@@ -1,4 +1,5 @@
-//! The worker runtime: apalis workers executing step jobs, the reconciler, and the purge.
+//! The worker runtime: apalis workers executing step jobs, the reconciler, the purge, and REST-hook
+//! deliveries.
 
 use std::future::Future;
 use std::time::Duration;
@@ -92,6 +93,9 @@ pub async fn run_until(
             loop {
                 tick.tick().await;
                 purge(&db).await;
+                if let Err(e) = engine.deliver_hooks().await {
+                    tracing::warn!(error = %e, "Delivering REST hooks failed; will try again.");
+                }
                 if n.is_multiple_of(5)
                     && let Err(e) = engine.reconcile().await
                 {

@@ -25,9 +25,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"name": "Support bot", "description": "Answers order questions on WhatsApp"}))]
 pub struct CreateBotRequest {
-    /// 1 to 200 characters.
+    /// 1 to 200 characters, not blank, no control characters (surrounding spaces are trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// Up to 2,000 characters.
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
 }
 

@@ -1,5 +1,7 @@
 //! Flows: node graphs saved as immutable versions, with optimistic concurrency on update.
 
+pub mod graph;
+
 use axum::extract::{Path, State};
 use axum::http::header::{ETAG, IF_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -47,14 +49,18 @@ pub fn router() -> OpenApiRouter<AppState> {
     }
 }))]
 pub struct FlowRequest {
-    /// 1 to 200 characters.
+    /// 1 to 200 characters, not blank, no control characters (surrounding spaces are trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     pub description: Option<String>,
     /// Narrow the flow to one bot (`bot_…`).
     pub bot_id: Option<String>,
-    /// `{ nodes: [{ id, type, config }], edges: [{ id, source, target, when? }] }`; node types:
-    /// `trigger`, `plugin_action`, `condition`, `transform`, `delay`, `ai_context`, `end`.
-    #[schema(value_type = Object)]
+    /// Validated on save: 422 with a JSON pointer per fault (`/graph/nodes/1/config/actionName`).
+    #[schema(value_type = graph::FlowGraph)]
     pub graph: Value,
 }
 
@@ -70,7 +76,7 @@ pub struct FlowResponse {
     /// The current version; send it as `If-Match` when updating.
     pub version: i32,
     pub active: bool,
-    #[schema(value_type = Object)]
+    #[schema(value_type = graph::FlowGraph)]
     pub graph: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -105,7 +111,7 @@ pub struct FlowList {
 #[serde(rename_all = "camelCase")]
 pub struct FlowVersionResponse {
     pub version: i32,
-    #[schema(value_type = Object)]
+    #[schema(value_type = graph::FlowGraph)]
     pub graph: Value,
     pub created_at: DateTime<Utc>,
 }
@@ -125,7 +131,7 @@ pub struct FlowVersionList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ValidateFlowRequest {
-    #[schema(value_type = Object)]
+    #[schema(value_type = graph::FlowGraph)]
     pub graph: Value,
 }
 
@@ -225,7 +231,8 @@ pub async fn get_flow(
 /// saved in between. Runs already started keep the version they started on.
 #[utoipa::path(put, path = "/v1/flows/{flowId}", tag = "flows", operation_id = "update_flow",
     params(("flowId" = String, Path, description = "The flow id (`flow_…`)"),
-           ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
+           ("If-Match" = Option<String>, Header, pattern = r#"^(W/)?"?[0-9]{1,9}"?$"#,
+               description = "The version the change is based on, as the `ETag` gave it: `\"3\"`")),
     request_body = FlowRequest,
     responses((status = 200, description = "The new version", body = FlowResponse),
               (status = 412, description = "The flow has a newer version", body = crate::error::Problem,

@@ -10,6 +10,8 @@ pub mod flows;
 pub mod health;
 pub mod pagination;
 pub mod plugins;
+#[cfg(feature = "plugin-zapier")]
+pub mod rest_hooks;
 pub mod runs;
 pub mod tenants;
 
@@ -27,4 +29,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(flows::router())
         .merge(runs::router())
+        .merge(rest_hooks_router())
+}
+
+#[cfg(feature = "plugin-zapier")]
+fn rest_hooks_router() -> OpenApiRouter<AppState> {
+    rest_hooks::router()
+}
+
+#[cfg(not(feature = "plugin-zapier"))]
+fn rest_hooks_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
 }

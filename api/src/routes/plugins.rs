@@ -190,6 +190,14 @@ pub struct SecretFieldState {
     pub inherited: bool,
 }
 
+/// The settings of a plugin for the tenant or one bot: an object validated against the plugin's
+/// `settingsSchema` (`GET /v1/plugins/{pluginId}`), so its fields differ per plugin. Secret
+/// fields are write-only: omit one to keep the stored value, send `null` to clear it, or
+/// `"env:NAME"` to read it from `BACON_SECRET_<TENANT>__NAME` at each use.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"allowedHosts": ["api.example.com"], "baseUrl": "https://api.example.com", "bearerToken": "s3cr3t"}))]
+pub struct PluginSettingsRequest(pub serde_json::Map<String, Value>);
+
 /// Settings of a plugin for the tenant or one bot.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -260,19 +268,19 @@ pub async fn get_plugin_settings(
 /// value, `null` clears it, and `"env:NAME"` reads it from `BACON_SECRET_NAME` at each use.
 #[utoipa::path(put, path = "/v1/plugins/{pluginId}/settings", tag = "plugins", operation_id = "put_plugin_settings",
     params(("pluginId" = String, Path, description = "`bacon-plugin-<name>`"), SettingsScope),
-    request_body(content = Object, description = "The settings object (see the plugin's `settingsSchema`)",
-        example = json!({"allowedHosts": ["api.example.com"], "baseUrl": "https://api.example.com", "bearerToken": "s3cr3t"})),
+    request_body = PluginSettingsRequest,
     responses((status = 200, description = "The stored settings", body = PluginSettingsResponse)))]
 pub async fn put_plugin_settings(
     State(state): State<AppState>,
     TenantAuth(key): TenantAuth,
     Path(plugin_id): Path<String>,
     ApiQuery(params): ApiQuery<SettingsScope>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(PluginSettingsRequest(body)): ApiJson<PluginSettingsRequest>,
 ) -> Result<ApiJson<PluginSettingsResponse>, ApiError> {
     key.require(Role::Editor)?;
     let plugin = find(&state, &plugin_id)?;
     let bot = scope(&state, &key, &params).await?;
+    let body = Value::Object(body);
     let view = settings::put(&state.db, state.plugins.secrets(), &plugin, key.tenant_id, bot, body).await.map_err(
         |e| match e {
             SettingsError::Invalid(problems) => ApiError::Validation {
@@ -320,9 +328,20 @@ pub struct TestConnectionResponse {
     pub ok: bool,
     /// What worked, or the vendor's reason for refusing.
     pub message: String,
+    /// Whatever the plugin adds (e.g. the status it got); `{}` when nothing.
     #[schema(value_type = Object)]
-    #[serde(default)]
+    #[serde(default = "empty_object", deserialize_with = "object_or_empty")]
     pub details: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// A plugin's `details` that is not an object (say `null`) is reported as `{}`.
+fn object_or_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    Ok(if value.is_object() { value } else { empty_object() })
 }
 
 /// Run the plugin's `test_connection` action with the stored settings (audited). A wrong
@@ -349,13 +368,13 @@ pub async fn test_plugin_connection(
         Ok(value) => serde_json::from_value(value).unwrap_or(TestConnectionResponse {
             ok: false,
             message: "the plugin's test_connection returned an unexpected shape".into(),
-            details: Value::Null,
+            details: empty_object(),
         }),
         Err(InvokeError::UnknownAction { .. }) => {
             return Err(ApiError::NotFound { kind: "action", id: "test_connection".into() });
         }
         Err(InvokeError::Store(e)) => return Err(e.into()),
-        Err(e) => TestConnectionResponse { ok: false, message: e.to_string(), details: Value::Null },
+        Err(e) => TestConnectionResponse { ok: false, message: e.to_string(), details: empty_object() },
     };
     Ok(ApiJson(response))
 }

@@ -33,10 +33,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"input": {"orderId": "1001"}}))]
 pub struct CreateRunRequest {
-    /// The run's input: templates see it as `input`.
+    /// The run's input, an object (default `{}`): templates see it as `input`.
     #[schema(value_type = Option<Object>)]
-    pub input: Option<Value>,
+    pub input: Option<serde_json::Map<String, Value>>,
     /// Run this version instead of the current one.
+    #[serde(default, deserialize_with = "crate::extract::optional_integer")]
+    #[schema(minimum = 1)]
     pub version: Option<i32>,
 }
 
@@ -45,6 +47,8 @@ pub struct CreateRunRequest {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RerunRequest {
     /// Run this version instead of the flow's current one.
+    #[serde(default, deserialize_with = "crate::extract::optional_integer")]
+    #[schema(minimum = 1)]
     pub version: Option<i32>,
 }
 
@@ -217,7 +221,8 @@ async fn with_steps(state: &AppState, run: Run) -> Result<RunResponse, ApiError>
 /// starting another. Steps execute in the background; poll the run to follow them.
 #[utoipa::path(post, path = "/v1/flows/{flowId}/runs", tag = "runs", operation_id = "create_run",
     params(("flowId" = String, Path, description = "The flow id (`flow_…`)"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key: the same key returns the same run")),
+           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
+               description = "Repeat-safe key (1 to 200 visible ASCII characters): the same key returns the same run")),
     request_body = CreateRunRequest,
     responses((status = 202, description = "The run started", body = RunResponse),
               (status = 200, description = "A run with this Idempotency-Key already exists", body = RunResponse)))]
@@ -243,7 +248,7 @@ pub async fn create_run(
         }
         None => None,
     };
-    let input = body.input.unwrap_or_else(|| Value::Object(Default::default()));
+    let input = Value::Object(body.input.unwrap_or_default());
     let (run, created) = state
         .runs
         .start(key.tenant_id, flow, body.version, input, None, idempotency_key)

@@ -29,7 +29,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"name": "Acme Support"}))]
 pub struct CreateTenantRequest {
-    /// 1 to 200 characters.
+    /// 1 to 200 characters, not blank, no control characters (surrounding spaces are trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
 }
 
@@ -93,7 +98,12 @@ impl From<Role> for ApiKeyRole {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"name": "ci pipeline", "role": "editor"}))]
 pub struct CreateApiKeyRequest {
-    /// A label to tell keys apart, 1 to 200 characters.
+    /// A label to tell keys apart: 1 to 200 characters, not blank, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     pub role: ApiKeyRole,
 }

@@ -15,6 +15,7 @@ use crate::StoreError;
 use crate::database::begin_write;
 use crate::flows::graph::{FlowGraph, NodeKind};
 use crate::flows::template;
+use crate::hooks::HookDispatcher;
 use crate::ids::{BotId, FlowId, RunId, TenantId};
 use crate::plugins::registry::{InvokeError, InvokeRequest, RetryMode};
 use crate::store::audit::{self, NewAuditEntry};
@@ -45,6 +46,8 @@ pub struct RunEngine {
     queue: Arc<dyn JobQueue>,
     /// Must exceed the longest action timeout: a live worker's step is never taken from it.
     lease: Duration,
+    /// Delivers published events (run ends) to REST-hook subscribers, when configured.
+    hooks: Option<HookDispatcher>,
 }
 
 fn step_state(step: &Step) -> StepState {
@@ -57,9 +60,46 @@ fn step_state(step: &Step) -> StepState {
     }
 }
 
+/// Publishes `run.succeeded` / `run.failed` to REST-hook subscribers, in the run's transaction.
+async fn publish_run_end(
+    txn: &DatabaseTransaction,
+    run: &Run,
+    status: &str,
+    error: Option<Value>,
+) -> Result<(), StoreError> {
+    let data = json!({
+        "runId": run.id,
+        "flowId": run.flow_id,
+        "flowVersion": run.flow_version,
+        "status": status,
+        "error": error,
+        "startedAt": run.started_at,
+        "finishedAt": Utc::now(),
+    });
+    store::rest_hooks::publish(txn, &run.tenant_id, &format!("run.{status}"), data).await?;
+    Ok(())
+}
+
 impl RunEngine {
     pub fn new(db: DatabaseConnection, runtime: Arc<dyn ActionRuntime>, queue: Arc<dyn JobQueue>) -> Self {
-        Self { db, runtime, queue, lease: Duration::from_secs(DEFAULT_LEASE_SECS) }
+        Self { db, runtime, queue, lease: Duration::from_secs(DEFAULT_LEASE_SECS), hooks: None }
+    }
+
+    /// Delivers run events to REST-hook subscribers (the workers call [`RunEngine::deliver_hooks`]).
+    pub fn with_hooks(mut self, hooks: HookDispatcher) -> Self {
+        self.hooks = Some(hooks);
+        self
+    }
+
+    /// Attempts the due REST-hook deliveries once; returns how many.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn deliver_hooks(&self) -> Result<usize, RunError> {
+        match &self.hooks {
+            Some(hooks) => Ok(hooks.deliver_due().await?),
+            None => Ok(0),
+        }
     }
 
     /// Sets how long a claimed step may run before the reconciler hands it to another worker.
@@ -167,11 +207,13 @@ impl RunEngine {
             Outcome::Succeeded => {
                 if runs::set_run_state(txn, run_id, "succeeded", vars, None).await? {
                     tracing::info!(run.id = %run_id, "Run succeeded.");
+                    publish_run_end(txn, &run, "succeeded", None).await?;
                 }
             }
             Outcome::Failed(error) => {
-                if runs::set_run_state(txn, run_id, "failed", vars, Some(error)).await? {
+                if runs::set_run_state(txn, run_id, "failed", vars, Some(error.clone())).await? {
                     tracing::info!(run.id = %run_id, "Run failed.");
+                    publish_run_end(txn, &run, "failed", Some(error)).await?;
                 }
             }
         }

@@ -1,4 +1,5 @@
-//! Re-encrypting every stored secret under the active key (`bacon-server keys rotate`).
+//! Re-encrypting every stored secret (plugin settings, REST-hook target URLs) under the active key
+//! (`bacon-server keys rotate`).
 //!
 //! Each row is rewritten on its own, so the server keeps running: until a row is rewritten it
 //! decrypts with the retired key, which the keyring keeps.
@@ -9,7 +10,7 @@ use serde_json::Value;
 
 use super::cipher::{Binding, CryptoError, Keyring};
 use crate::StoreError;
-use crate::store::plugin_settings;
+use crate::store::{plugin_settings, rest_hooks};
 
 /// What a rotation rewrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -79,6 +80,27 @@ async fn rotate_pass(db: &impl ConnectionTrait, keyring: &Keyring) -> Result<(bo
             } else {
                 done = false;
             }
+        }
+    }
+    for subscription in rest_hooks::all(db).await? {
+        let stored = &subscription.sealed_target_url;
+        match Keyring::key_id_of(stored) {
+            Some(id) if id != active => {}
+            _ => continue,
+        }
+        let field = rest_hooks::target_field(&subscription.id);
+        let binding = Binding { tenant_id: &subscription.tenant_id, plugin_id: &subscription.plugin_id, field: &field };
+        let plain = keyring.decrypt(stored, &binding).map_err(|source| RotationError::Decrypt {
+            plugin_id: subscription.plugin_id.clone(),
+            field: "REST-hook target URL".into(),
+            source,
+        })?;
+        let sealed = keyring.encrypt(plain.expose(), &binding);
+        if rest_hooks::replace_target(db, &subscription.id, stored, sealed).await? {
+            report.rows += 1;
+            report.values += 1;
+        } else {
+            done = false;
         }
     }
     Ok((done, report))

@@ -7,7 +7,7 @@ use sea_orm::TransactionSession;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use serde_json::Value;
 
@@ -198,7 +198,14 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     expected: Option<i32>,
     fields: FlowFields,
 ) -> Result<Flow, StoreError> {
-    let txn = db.begin().await?;
+    // Reads, then writes: on SQLite the transaction must take the write lock up front (and wait
+    // for it), or a concurrent save makes the upgrade fail with `database is locked`.
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
     let row = find_row(&txn, tenant, id).await?;
     let current = row.current_version;
     if let Some(expected) = expected

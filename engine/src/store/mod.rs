@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bots;
 pub mod flows;
 pub mod plugin_settings;
+pub mod rest_hooks;
 pub mod runs;
 pub mod tenants;
 

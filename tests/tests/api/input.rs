@@ -53,6 +53,7 @@ db_test!(
         let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
         let too_big = post_oversized(&app, huge.into_bytes()).await;
         too_big.assert_problem(413, "payload_too_large");
+        assert_eq!(too_big.connection.as_deref(), Some("close"), "the connection is not reused after a 413");
         assert!(too_big.json["detail"].as_str().unwrap().contains("1048576"));
 
         let unknown = post_raw(&app, Some("application/json"), b"{\"name\": \"a\", \"colour\": \"red\"}".to_vec()).await;

@@ -8,4 +8,5 @@ mod flows;
 mod health;
 mod input;
 mod plugins;
+mod rest_hooks;
 mod runs;

@@ -174,7 +174,7 @@ db_test!(
         let first = bacon_tests::app::read(request("k-1").send().await.unwrap()).await;
         assert_eq!(first.status, 202, "{}", first.text);
         let again = bacon_tests::app::read(request("k-1").send().await.unwrap()).await;
-        assert_eq!(again.status, 200);
+        assert_eq!(again.status, 200, "{}", again.text);
         assert_eq!(again.json["id"], first.json["id"]);
         let updated = app.put(&format!("/v1/flows/{flow}"), &app.tenant_key, json!({"name": "flow", "graph": graph("v2")})).await;
         assert_eq!(updated.json["version"], 2);

@@ -1,0 +1,217 @@
+//! The flow graph as the OpenAPI document describes it, so generated clients get typed nodes.
+//!
+//! Requests keep the graph as JSON and hand it to `bacon_engine::flows::validate`, which knows
+//! the rules a schema cannot say (one trigger, no cycles, known plugins) and points at each fault;
+//! these types only document the shape. The test below keeps them in step with the engine's
+//! model: a graph these types accept, the engine parses too, and the other way round.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// A flow's node graph: exactly one `trigger`, edges between existing nodes, no cycles, every
+/// node reachable from the trigger.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FlowGraph {
+    pub nodes: Vec<FlowNode>,
+    #[serde(default)]
+    pub edges: Vec<FlowEdge>,
+}
+
+/// A node: an id unique in the graph, its `type` and that type's `config`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FlowNode {
+    /// Where a run starts (exactly one per flow).
+    Trigger { id: String, config: TriggerNodeConfig },
+    /// Runs a plugin action as a durable step.
+    PluginAction { id: String, config: PluginActionNodeConfig },
+    /// Evaluates an expression; outgoing edges are labelled `when: "true"` / `"false"`.
+    Condition { id: String, config: ConditionNodeConfig },
+    /// Sets run variables from templates.
+    Transform { id: String, config: TransformNodeConfig },
+    /// Waits durably.
+    Delay { id: String, config: DelayNodeConfig },
+    /// Collects AI-context snippets into the run's variables.
+    AiContext { id: String, config: AiContextNodeConfig },
+    /// Ends the run successfully.
+    End { id: String, config: EndNodeConfig },
+}
+
+/// How runs of a flow start.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    /// Started through the API (`POST /v1/flows/{flowId}/runs`).
+    #[default]
+    Manual,
+    /// Started by a delivery to the flow's `/hooks/{hookId}` URL.
+    Webhook,
+    /// Started by a plugin trigger (`pluginId`, `triggerKey`).
+    Plugin,
+    /// Started on a `cron` schedule.
+    Schedule,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TriggerNodeConfig {
+    #[serde(default)]
+    pub kind: TriggerKind,
+    /// For `plugin` triggers.
+    pub plugin_id: Option<String>,
+    /// For `plugin` triggers: the plugin's trigger key.
+    pub trigger_key: Option<String>,
+    /// For `schedule` triggers.
+    pub cron: Option<String>,
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginActionNodeConfig {
+    /// `bacon-plugin-<name>`.
+    pub plugin_id: String,
+    /// One of the plugin's action keys.
+    pub action_name: String,
+    /// The action input (usually an object; default `{}`); strings are minijinja templates over
+    /// `{ trigger, input, vars, nodes: { <id>: { output } } }`.
+    #[serde(default = "empty_object")]
+    pub payload: Value,
+    /// Overrides the action's retry policy.
+    pub retry: Option<RetryPolicy>,
+    /// Overrides the action's timeout, in milliseconds.
+    #[schema(minimum = 0)]
+    pub timeout_ms: Option<u64>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConditionNodeConfig {
+    /// A minijinja expression: `nodes.fetch.output.status == 200`.
+    pub expression: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransformNodeConfig {
+    /// Variable name -> template.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub set: Map<String, Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DelayNodeConfig {
+    #[schema(minimum = 0)]
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AiContextNodeConfig {
+    #[schema(minimum = 0)]
+    pub max_tokens: Option<u32>,
+    #[schema(minimum = 0)]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndNodeConfig {}
+
+/// A directed edge; `when` labels the outgoing edges of a condition (`"true"` / `"false"`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FlowEdge {
+    pub id: String,
+    pub source: String,
+    pub target: String,
+    pub when: Option<String>,
+}
+
+/// A retry policy; `maxAttempts` counts every attempt, the first included.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RetryPolicy {
+    /// One attempt, no retry.
+    None,
+    /// The same wait between attempts.
+    #[serde(rename_all = "camelCase")]
+    Fixed {
+        #[schema(minimum = 0)]
+        interval_ms: u64,
+        #[schema(minimum = 0)]
+        max_attempts: u32,
+    },
+    /// Waits of `initialMs`, then times `multiplier`, capped at `maxIntervalMs`; with `jitter`,
+    /// each wait is drawn from its upper half.
+    #[serde(rename_all = "camelCase")]
+    Exponential {
+        #[schema(minimum = 0)]
+        initial_ms: u64,
+        multiplier: f64,
+        #[schema(minimum = 0)]
+        max_interval_ms: u64,
+        #[schema(minimum = 0)]
+        max_attempts: u32,
+        jitter: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use bacon_engine::flows::graph as engine;
+    use serde_json::json;
+
+    use super::*;
+
+    fn every_node_type() -> Value {
+        json!({
+            "nodes": [
+                {"id": "start", "type": "trigger", "config": {"kind": "plugin", "pluginId": "p", "triggerKey": "t"}},
+                {"id": "call", "type": "plugin_action", "config": {"pluginId": "p", "actionName": "a",
+                    "payload": {"x": "{{ input.x }}"}, "timeoutMs": 5,
+                    "retry": {"kind": "exponential", "initialMs": 1, "multiplier": 2.0, "maxIntervalMs": 9,
+                        "maxAttempts": 3, "jitter": true}}},
+                {"id": "check", "type": "condition", "config": {"expression": "1 == 1"}},
+                {"id": "set", "type": "transform", "config": {"set": {"a": "{{ 1 }}"}}},
+                {"id": "wait", "type": "delay", "config": {"durationMs": 10}},
+                {"id": "ai", "type": "ai_context", "config": {"maxTokens": 100}},
+                {"id": "done", "type": "end", "config": {}}
+            ],
+            "edges": [{"id": "e1", "source": "start", "target": "call", "when": null},
+                      {"id": "e2", "source": "check", "target": "set", "when": "true"}]
+        })
+    }
+
+    #[test]
+    fn the_documented_graph_is_the_engine_graph() {
+        let value = every_node_type();
+        let documented: FlowGraph = serde_json::from_value(value.clone()).expect("the API type reads it");
+        let parsed: engine::FlowGraph = serde_json::from_value(value).expect("the engine reads it");
+        assert_eq!(
+            serde_json::to_value(&parsed).expect("serialises"),
+            serde_json::to_value(
+                serde_json::from_value::<engine::FlowGraph>(serde_json::to_value(&documented).expect("serialises"))
+                    .expect("the engine reads what the API type writes")
+            )
+            .expect("serialises"),
+        );
+        for wrong in [
+            json!({"nodes": [{"id": "a", "type": "end", "config": {"x": 1}}]}),
+            json!({"nodes": [{"id": "a", "type": "teleport", "config": {}}]}),
+            json!({"nodes": [], "extra": 1}),
+            json!({"edges": []}),
+        ] {
+            assert!(serde_json::from_value::<FlowGraph>(wrong.clone()).is_err(), "API type accepted {wrong}");
+            assert!(serde_json::from_value::<engine::FlowGraph>(wrong.clone()).is_err(), "engine accepted {wrong}");
+        }
+    }
+}
