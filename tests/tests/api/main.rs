@@ -10,3 +10,4 @@ mod input;
 mod plugins;
 mod rest_hooks;
 mod runs;
+mod vendor_flow;
