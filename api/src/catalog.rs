@@ -13,6 +13,8 @@ pub fn builtin_plugins() -> Vec<PluginFactory> {
         PluginFactory { id: bacon_plugin_http::PLUGIN_ID, build: bacon_plugin_http::definition },
         #[cfg(feature = "plugin-shopify")]
         PluginFactory { id: bacon_plugin_shopify::PLUGIN_ID, build: bacon_plugin_shopify::definition },
+        #[cfg(feature = "plugin-hubspot")]
+        PluginFactory { id: bacon_plugin_hubspot::PLUGIN_ID, build: bacon_plugin_hubspot::definition },
         #[cfg(feature = "plugin-salesforce")]
         PluginFactory { id: bacon_plugin_salesforce::PLUGIN_ID, build: bacon_plugin_salesforce::definition },
         #[cfg(feature = "plugin-twilio-whatsapp")]
