@@ -83,6 +83,9 @@ pub enum ApiError {
     Timeout { timeout_ms: u64 },
     #[error("{detail}")]
     Unavailable { code: &'static str, detail: String },
+    /// A vendor refused what this request needed of it (its reason in `detail`).
+    #[error("{detail}")]
+    BadGateway { code: &'static str, detail: String },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -110,6 +113,7 @@ impl ApiError {
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Timeout { .. } | Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -121,7 +125,8 @@ impl ApiError {
             | Self::Unauthenticated { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unavailable { code, .. } => code,
+            | Self::Unavailable { code, .. }
+            | Self::BadGateway { code, .. } => code,
             Self::NotFound { .. } => "not_found",
             Self::RouteNotFound { .. } => "route_not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",

@@ -28,10 +28,20 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InboundLabels {
+    /// The plugin, or `webhook` for a plain webhook trigger.
+    pub plugin: String,
+    /// `accepted`, `duplicate`, `refused`.
+    pub outcome: String,
+}
+
 pub struct Metrics {
     pub registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub durations: Family<RouteLabels, Histogram>,
+    /// Webhook deliveries on `/hooks/{hookId}` by plugin and outcome (a refused one stores nothing else).
+    pub inbound: Family<InboundLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -43,7 +53,9 @@ impl Default for Metrics {
         });
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register("http_request_duration_seconds", "Time to answer HTTP requests", durations.clone());
-        Self { registry, requests, durations }
+        let inbound = Family::<InboundLabels, Counter>::default();
+        registry.register("inbound_deliveries", "Webhook deliveries by plugin and outcome", inbound.clone());
+        Self { registry, requests, durations, inbound }
     }
 }
 

@@ -1,10 +1,11 @@
 //! The OpenAPI 3.1 document: metadata and tags here; operations come from the routes' own
 //! `#[utoipa::path]`s; [`finish`] adds what every operation shares (bearer security, problem+json
-//! error responses) and tidies what every parameter shares (an absent parameter is omitted, never
-//! `null`), so no operation can forget them.
+//! error responses) and tidies what generated clients trip over (an absent parameter is omitted,
+//! never `null`; a free-form JSON object says `additionalProperties: true`), so no operation can
+//! forget them.
 
 use utoipa::OpenApi;
-use utoipa::openapi::schema::{SchemaType, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema};
 
@@ -27,6 +28,9 @@ use crate::error::{FieldError, PROBLEM_JSON, Problem};
         (name = "audit", description = "The audit log of plugin action attempts"),
         (name = "flows", description = "Flows: node graphs saved as immutable versions"),
         (name = "runs", description = "Runs of flows and their durable steps"),
+        (name = "context", description = "AI context: snippets about a conversation from the tenant's enrichers"),
+        (name = "channels", description = "Messages sent through a plugin's channel adapter, as durable work"),
+        (name = "inbound", description = "Webhook deliveries from vendors (verified by the plugin, no API key)"),
         (name = "rest-hooks", description = "REST-hook subscriptions (Zapier): subscribe, unsubscribe, samples"),
     ),
     components(schemas(Problem, FieldError))
@@ -41,16 +45,26 @@ const ERRORS: [(&str, &str, &str); 9] = [
     ("404", "NotFound", "The object does not exist (or belongs to another tenant)"),
     ("413", "PayloadTooLarge", "The request body is over the size limit"),
     ("415", "UnsupportedMediaType", "The request body is not JSON"),
-    ("422", "ValidationFailed", "The request body is well-formed but invalid; `errors` points at each field"),
+    (
+        "422",
+        "ValidationFailed",
+        "The request is well-formed but invalid, or cannot apply to the object as it is; `errors` points at each field",
+    ),
     ("500", "InternalError", "An unexpected error; the cause is logged, never returned"),
     ("503", "Unavailable", "The server is not ready or the request timed out"),
 ];
 
-fn error_applies(status: &str, path: &str, has_body: bool) -> bool {
+/// Whether an operation can answer `status`: every one can fail (5xx); a path with an id can
+/// miss (404); a body can be too large (413); the API's bodies must be JSON (415); the API's
+/// writes validate what they are sent and the state they apply to (422).
+fn error_applies(status: &str, path: &str, has_body: bool, writes: bool) -> bool {
     let api = path.starts_with("/v1/");
     match status {
         "500" | "503" => true,
-        "413" | "415" | "422" => api && has_body,
+        "404" => api || path.contains('{'),
+        "413" => has_body,
+        "415" => api && has_body,
+        "422" => api && (has_body || writes),
         _ => api,
     }
 }
@@ -75,18 +89,22 @@ pub fn finish(mut doc: Document) -> Document {
             .build();
         components.responses.insert(name.to_string(), RefOr::T(response));
     }
+    for schema in components.schemas.values_mut() {
+        free_form_objects(schema);
+    }
     for (path, item) in doc.paths.paths.iter_mut() {
         let authenticated = path.starts_with("/v1/");
         let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.delete,
-            &mut item.patch,
-            &mut item.head,
-            &mut item.options,
+            (&mut item.get, false),
+            (&mut item.post, true),
+            (&mut item.put, true),
+            (&mut item.delete, false),
+            (&mut item.patch, true),
+            (&mut item.head, false),
+            (&mut item.options, false),
         ];
-        for operation in operations.into_iter().flatten() {
+        for (operation, writes) in operations {
+            let Some(operation) = operation else { continue };
             if authenticated {
                 operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
             }
@@ -97,9 +115,24 @@ pub fn finish(mut doc: Document) -> Document {
                     not_nullable(schema);
                 }
             }
+            let request_contents = operation.request_body.iter_mut().flat_map(|body| match body {
+                RefOr::T(body) => Some(body.content.values_mut()),
+                RefOr::Ref(_) => None,
+            });
+            let response_contents = operation.responses.responses.values_mut().flat_map(|response| match response {
+                RefOr::T(response) => Some(response.content.values_mut()),
+                RefOr::Ref(_) => None,
+            });
+            for content in request_contents.flatten().chain(response_contents.flatten()) {
+                if let RefOr::T(content) = content
+                    && let Some(schema) = content.schema.as_mut()
+                {
+                    free_form_objects(schema);
+                }
+            }
             let has_body = operation.request_body.is_some();
             for (status, name, _) in ERRORS {
-                if error_applies(status, path, has_body) {
+                if error_applies(status, path, has_body, writes) {
                     operation
                         .responses
                         .responses
@@ -123,5 +156,41 @@ fn not_nullable(schema: &mut Schema) {
             [single] => SchemaType::Type(single.clone()),
             _ => SchemaType::Array(types),
         };
+    }
+}
+
+/// An object schema with no properties and no word on others is a free-form JSON object (a run's
+/// input, an action's output). Say so with `additionalProperties: true`: without it, generators
+/// type it as an empty object (`{}` in TypeScript) that no field can be read from.
+fn free_form_objects(schema: &mut RefOr<Schema>) {
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(object) => {
+            let is_object = match &object.schema_type {
+                SchemaType::Type(t) => *t == Type::Object,
+                SchemaType::Array(types) => types.contains(&Type::Object),
+                SchemaType::AnyValue => false,
+            };
+            if is_object && object.properties.is_empty() && object.additional_properties.is_none() {
+                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(true)));
+            }
+            for property in object.properties.values_mut() {
+                free_form_objects(property);
+            }
+            if let Some(additional) = object.additional_properties.as_deref_mut()
+                && let AdditionalProperties::RefOr(inner) = additional
+            {
+                free_form_objects(inner);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                free_form_objects(items);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(free_form_objects),
+        Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(free_form_objects),
+        Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(free_form_objects),
+        _ => {}
     }
 }

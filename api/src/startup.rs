@@ -13,8 +13,10 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{Method, Uri};
 use axum::{Extension, Router, middleware};
 use bacon_engine::bootstrap::{self, FirstTenant};
+use bacon_engine::channels::ChannelOutbox;
 use bacon_engine::database;
 use bacon_engine::hooks::HookDispatcher;
+use bacon_engine::inbound::Inbound;
 use bacon_engine::plugins::PluginFactory;
 use bacon_engine::plugins::loader::PluginLoader;
 use bacon_engine::plugins::overrides::{PluginOverrides, env_name};
@@ -103,6 +105,8 @@ pub struct Application {
     embedded_workers: bool,
     worker_concurrency: usize,
     runs: RunEngine,
+    /// Starts the runs of inbox deliveries a crash left unprocessed.
+    inbound: Inbound,
     /// The first tenant, when this start created it (its key is shown once, by the caller).
     pub first_tenant: Option<FirstTenant>,
     /// Where the server admin key comes from, and whether this start created it.
@@ -141,7 +145,16 @@ impl Application {
         let plugins = load_plugins(config, &factories, db.clone(), Secrets::new(keyring))?;
         let runs = run_engine(&db, plugins.clone()).await?.with_lease(Duration::from_secs(config.workers.lease_secs));
         let timeout = Duration::from_millis(config.http.request_timeout_ms);
+        let listener =
+            TcpListener::bind(config.http.bind).await.with_context(|| format!("binding {}", config.http.bind))?;
+        let public_url = match &config.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", listener.local_addr().context("reading the listen address")?),
+        };
+        let inbound = Inbound::new(plugins.clone(), runs.clone());
         let state = AppState {
+            inbound: inbound.clone(),
+            public_url: Arc::from(public_url.as_str()),
             runs: runs.clone(),
             invoke_deadline: timeout.saturating_sub((timeout / 10).min(Duration::from_secs(2))),
             plugins,
@@ -150,9 +163,8 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
         };
         let router = build_router(state, &config.http);
-        let listener =
-            TcpListener::bind(config.http.bind).await.with_context(|| format!("binding {}", config.http.bind))?;
         Ok(Self {
+            inbound,
             listener,
             router,
             db,
@@ -186,11 +198,23 @@ impl Application {
             let (engine, concurrency) = (self.runs.clone(), self.worker_concurrency);
             tokio::spawn(async move { bacon_worker::run_until(db, engine, concurrency, token.cancelled_owned()).await })
         });
+        let inbound = self.inbound.clone();
+        let inbox = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Err(e) = inbound.process_stale().await {
+                    tracing::warn!(error = %e, "Processing the webhook inbox failed; will try again.");
+                }
+            }
+        });
         let token = shutdown.clone();
-        axum::serve(self.listener, self.router)
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move { token.cancelled().await })
             .await
-            .context("serving HTTP")?;
+            .context("serving HTTP");
+        inbox.abort();
+        served?;
         if let Some(workers) = workers {
             shutdown.cancel();
             workers.await.context("joining the workers")?.context("running the workers")?;
@@ -215,7 +239,8 @@ pub async fn run_engine(db: &DatabaseConnection, plugins: PluginRegistry) -> any
     bacon_worker::prepare_storage(db).await.context("preparing the job queue")?;
     let queue = bacon_worker::queue::ApalisQueue::new(db);
     let hooks = HookDispatcher::new(plugins.clone());
-    Ok(RunEngine::new(db.clone(), Arc::new(plugins), Arc::new(queue)).with_hooks(hooks))
+    let channels = ChannelOutbox::new(plugins.clone());
+    Ok(RunEngine::new(db.clone(), Arc::new(plugins), Arc::new(queue)).with_hooks(hooks).with_channels(channels))
 }
 
 /// Everything a worker-only process needs: database, keys, plugins, run engine.

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use bacon_engine::inbound::Inbound;
 use bacon_engine::plugins::registry::PluginRegistry;
 use bacon_engine::runs::engine::RunEngine;
 use sea_orm::DatabaseConnection;
@@ -20,4 +21,9 @@ pub struct AppState {
     /// How long a synchronous plugin call (with its retries) may take: a little under the
     /// request timeout, so the caller gets the result and every attempt is audited.
     pub invoke_deadline: std::time::Duration,
+    /// Triggers: flow activation and the webhook inbox.
+    pub inbound: Inbound,
+    /// The base URL vendors reach this server on (`public_url`, else the listen address): hook
+    /// URLs and the URLs webhook signatures cover are built from it.
+    pub public_url: Arc<str>,
 }

@@ -100,6 +100,14 @@ typed_id! {
     HookSubscriptionId => "sub", "subscription";
     /// One delivery of one event to one REST-hook subscription.
     HookDeliveryId => "dlv", "delivery";
+    /// A flow's trigger subscription (an activated flow).
+    TriggerSubscriptionId => "trg", "trigger subscription";
+    /// A delivery in the webhook inbox.
+    InboundEventId => "inb", "inbound event";
+    /// A message in the channel outbox.
+    ChannelMessageId => "msg", "channel message";
+    /// A conversation with a channel user.
+    ConversationId => "conv", "conversation";
     /// An event Bacon publishes (`run.succeeded`, …); subscribers de-duplicate on it.
     EventId => "evt", "event";
 }

@@ -6,18 +6,23 @@
 //! - [`store`]: the only module that queries the database.
 //! - [`bootstrap`]: what the first start of a server creates (data dir, master key, first tenant).
 //! - [`keyfile`]: secret files created with mode 0600.
+//! - [`enrich`]: AI-context enrichment (ordering snippets, the token budget, the audit row).
 //!
 //! The engine never depends on axum, apalis, utoipa or a plugin crate (a test enforces it).
 
 pub mod bootstrap;
+pub mod channels;
 pub mod database;
+pub mod enrich;
 pub mod error;
 pub mod flows;
 pub mod hooks;
 pub mod ids;
+pub mod inbound;
 pub mod keyfile;
 pub mod plugins;
 pub mod runs;
+pub mod schedules;
 pub mod secrets;
 pub mod store;
 pub mod tenancy;

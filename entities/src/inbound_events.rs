@@ -18,6 +18,11 @@ pub struct Model {
     pub status: String,
     pub received_at: DateTimeUtc,
     pub processed_at: Option<DateTimeUtc>,
+    /// The verified event, as the flow sees it in `trigger`.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub event: Option<Json>,
+    /// The flow this delivery starts.
+    pub flow_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,8 @@
 pub mod api_keys;
 pub mod audit_log;
 pub mod bots;
+pub mod channel_messages;
+pub mod conversations;
 pub mod encryption_keys;
 pub mod flow_versions;
 pub mod flows;

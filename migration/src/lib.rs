@@ -15,6 +15,8 @@ mod m20261125_000005_create_audit_log;
 mod m20261125_000006_create_inbound;
 mod m20261125_000007_unique_step_per_node;
 mod m20261126_000008_create_rest_hooks;
+mod m20261126_000009_inbound_event_payload;
+mod m20261126_000010_create_channels;
 
 /// Applies Bacon's migrations in order.
 pub struct Migrator;
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_create_inbound::Migration),
             Box::new(m20261125_000007_unique_step_per_node::Migration),
             Box::new(m20261126_000008_create_rest_hooks::Migration),
+            Box::new(m20261126_000009_inbound_event_payload::Migration),
+            Box::new(m20261126_000010_create_channels::Migration),
         ]
     }
 }

@@ -1,5 +1,5 @@
-//! The worker runtime: apalis workers executing step jobs, the reconciler, the purge, and REST-hook
-//! deliveries.
+//! The worker runtime: apalis workers executing step jobs, the reconciler, the purge, schedule
+//! triggers and REST-hook deliveries.
 
 use std::future::Future;
 use std::time::Duration;
@@ -93,8 +93,11 @@ pub async fn run_until(
             loop {
                 tick.tick().await;
                 purge(&db).await;
+                if let Err(e) = bacon_engine::schedules::fire_due(&engine).await {
+                    tracing::warn!(error = %e, "Firing schedule triggers failed; will try again.");
+                }
                 if let Err(e) = engine.deliver_hooks().await {
-                    tracing::warn!(error = %e, "Delivering REST hooks failed; will try again.");
+                    tracing::warn!(error = %e, "Delivering REST hooks or channel messages failed; will try again.");
                 }
                 if n.is_multiple_of(5)
                     && let Err(e) = engine.reconcile().await

@@ -4,10 +4,14 @@
 //! Request and response models live beside their handlers (`*Request`, `*Response`) and never
 //! derive anything on engine or entity types.
 
+pub mod activation;
 pub mod audit;
 pub mod bots;
+pub mod channels;
+pub mod context;
 pub mod flows;
 pub mod health;
+pub mod hooks;
 pub mod pagination;
 pub mod plugins;
 #[cfg(feature = "plugin-zapier")]
@@ -29,6 +33,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(flows::router())
         .merge(runs::router())
+        .merge(context::router())
+        .merge(activation::router())
+        .merge(hooks::router())
+        .merge(channels::router())
         .merge(rest_hooks_router())
 }
 

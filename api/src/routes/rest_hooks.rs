@@ -156,7 +156,8 @@ pub async fn list_rest_hook_samples(
     let limit = params.limit.unwrap_or(10).clamp(1, 50);
     if zapier::find_event(&params.event).is_none() {
         let known = zapier::events().iter().map(|e| e.name).collect::<Vec<_>>().join(", ");
-        return Err(ApiError::validation("/event", format!("`event` must be one of: {known}")));
+        let detail = format!("`event` must be one of: {known}");
+        return Err(ApiError::BadRequest { code: "invalid_query", detail });
     }
     let recent = rest_hooks::recent_payloads(&state.db, key.tenant_id, &params.event, limit).await?;
     let list = zapier::sample_list(&params.event, recent, limit as usize).unwrap_or_default();

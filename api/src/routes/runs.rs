@@ -101,7 +101,7 @@ pub struct StepResponse {
     /// `step_` followed by a ULID.
     pub id: String,
     pub node_id: String,
-    /// `plugin_action` or `delay`.
+    /// `plugin_action`, `delay` or `ai_context`.
     pub node_type: String,
     pub status: StepStatus,
     /// Attempts made so far.
@@ -155,6 +155,9 @@ pub struct RunResponse {
     pub idempotency_key: Option<String>,
     #[schema(value_type = Object)]
     pub input: Value,
+    /// The event that started the run (a verified webhook delivery), when a trigger started it.
+    #[schema(value_type = Option<Object>)]
+    pub trigger: Option<Value>,
     /// Variables set by `transform` nodes.
     #[schema(value_type = Object)]
     pub vars: Value,
@@ -173,6 +176,7 @@ fn run_response(run: Run, steps: Vec<Step>) -> RunResponse {
         status: run_status(&run.status),
         idempotency_key: run.idempotency_key,
         input: run.input,
+        trigger: run.trigger,
         vars: run.vars,
         error: run.error,
         steps: steps.into_iter().map(Into::into).collect(),

@@ -17,6 +17,10 @@ use crate::plugins::settings::FieldProblem;
 pub trait ActionCatalog {
     fn has_plugin(&self, plugin_id: &str) -> bool;
     fn has_action(&self, plugin_id: &str, action: &str) -> bool;
+    /// Whether the plugin declares a webhook trigger `key` (the default accepts any).
+    fn has_webhook_trigger(&self, _plugin_id: &str, _key: &str) -> bool {
+        true
+    }
 }
 
 impl ActionCatalog for crate::plugins::registry::PluginRegistry {
@@ -26,6 +30,11 @@ impl ActionCatalog for crate::plugins::registry::PluginRegistry {
 
     fn has_action(&self, plugin_id: &str, action: &str) -> bool {
         self.get(plugin_id).is_some_and(|p| p.definition.find_action(action).is_some())
+    }
+
+    fn has_webhook_trigger(&self, plugin_id: &str, key: &str) -> bool {
+        self.get(plugin_id)
+            .is_some_and(|p| p.definition.triggers.iter().any(|t| t.key == key && t.kind_name() == "webhook"))
     }
 }
 
@@ -119,9 +128,32 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
             NodeKind::Trigger(t) => {
                 if t.kind == TriggerKind::Plugin && t.plugin_id.as_deref().is_none_or(|p| !catalog.has_plugin(p)) {
                     problems.push(problem(format!("{at}/pluginId"), "a plugin trigger needs a loaded `pluginId`"));
+                } else if t.kind == TriggerKind::Plugin
+                    && let Some(plugin) = t.plugin_id.as_deref()
+                    && t.trigger_key.as_deref().is_none_or(|k| !catalog.has_webhook_trigger(plugin, k))
+                {
+                    problems.push(problem(
+                        format!("{at}/triggerKey"),
+                        format!(
+                            "plugin `{plugin}` has no webhook trigger `{}`",
+                            t.trigger_key.as_deref().unwrap_or("")
+                        ),
+                    ));
                 }
-                if t.kind == TriggerKind::Schedule && t.cron.as_deref().is_none_or(|c| c.trim().is_empty()) {
-                    problems.push(problem(format!("{at}/cron"), "a schedule trigger needs a `cron` expression"));
+                if t.kind == TriggerKind::Schedule {
+                    match t.cron.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                        None => {
+                            problems.push(problem(format!("{at}/cron"), "a schedule trigger needs a `cron` expression"))
+                        }
+                        Some(cron) => {
+                            if let Err(message) = crate::schedules::parse_cron(cron) {
+                                problems.push(problem(format!("{at}/cron"), message));
+                            }
+                        }
+                    }
+                    if let Err(message) = crate::schedules::parse_timezone(t.timezone.as_deref()) {
+                        problems.push(problem(format!("{at}/timezone"), message));
+                    }
                 }
             }
             NodeKind::PluginAction(a) => {

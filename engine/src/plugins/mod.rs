@@ -14,6 +14,7 @@ pub mod loader;
 pub mod overrides;
 pub mod registry;
 pub mod settings;
+pub mod triggers;
 
 use bacon_plugin_sdk::PluginDefinition;
 

@@ -5,6 +5,9 @@
 //! panic, a timeout or an oversized output becomes an error, never a crash), classify the error,
 //! retry in-process with backon when asked (synchronous calls), write exactly one audit row per
 //! attempt, and scrub every secret value of the tenant's settings from errors and outputs.
+//!
+//! [`PluginRegistry::enrich`] runs the tenant's context enrichers the same guarded way, all at
+//! once (see [`crate::enrich`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +26,9 @@ use crate::StoreError;
 use crate::ids::{BotId, TenantId};
 use crate::secrets::manager::Secrets;
 use crate::store::audit::{self, NewAuditEntry};
+
+mod channels;
+mod enrichment;
 
 /// Bounds on what an action may return.
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +128,16 @@ pub enum InvokeError {
     Secret(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<SettingsError> for InvokeError {
+    fn from(e: SettingsError) -> Self {
+        match e {
+            SettingsError::Invalid(problems) => Self::NotConfigured(problems),
+            SettingsError::Secret { field, .. } => Self::Secret(field),
+            SettingsError::Store(s) => Self::Store(s),
+        }
+    }
 }
 
 fn join(problems: &[FieldProblem]) -> String {

@@ -12,8 +12,10 @@ use serde_json::{Value, json};
 use super::plan::{self, Outcome, StepState};
 use super::queue::{ActionRuntime, JobQueue, StepJobSpec};
 use crate::StoreError;
+use crate::channels::ChannelOutbox;
 use crate::database::begin_write;
-use crate::flows::graph::{FlowGraph, NodeKind};
+use crate::enrich::{self, EnrichRequest};
+use crate::flows::graph::{AiContextConfig, FlowGraph, NodeKind};
 use crate::flows::template;
 use crate::hooks::HookDispatcher;
 use crate::ids::{BotId, FlowId, RunId, TenantId};
@@ -48,6 +50,8 @@ pub struct RunEngine {
     lease: Duration,
     /// Delivers published events (run ends) to REST-hook subscribers, when configured.
     hooks: Option<HookDispatcher>,
+    /// Sends queued channel messages, when configured.
+    channels: Option<ChannelOutbox>,
 }
 
 fn step_state(step: &Step) -> StepState {
@@ -82,7 +86,7 @@ async fn publish_run_end(
 
 impl RunEngine {
     pub fn new(db: DatabaseConnection, runtime: Arc<dyn ActionRuntime>, queue: Arc<dyn JobQueue>) -> Self {
-        Self { db, runtime, queue, lease: Duration::from_secs(DEFAULT_LEASE_SECS), hooks: None }
+        Self { db, runtime, queue, lease: Duration::from_secs(DEFAULT_LEASE_SECS), hooks: None, channels: None }
     }
 
     /// Delivers run events to REST-hook subscribers (the workers call [`RunEngine::deliver_hooks`]).
@@ -91,15 +95,25 @@ impl RunEngine {
         self
     }
 
-    /// Attempts the due REST-hook deliveries once; returns how many.
+    /// Sends queued channel messages (the workers call [`RunEngine::deliver_hooks`]).
+    pub fn with_channels(mut self, channels: ChannelOutbox) -> Self {
+        self.channels = Some(channels);
+        self
+    }
+
+    /// Attempts the due REST-hook deliveries and channel messages once; returns how many.
     ///
     /// # Errors
     /// On a database failure.
     pub async fn deliver_hooks(&self) -> Result<usize, RunError> {
-        match &self.hooks {
-            Some(hooks) => Ok(hooks.deliver_due().await?),
-            None => Ok(0),
+        let mut count = 0;
+        if let Some(hooks) = &self.hooks {
+            count += hooks.deliver_due().await?;
         }
+        if let Some(channels) = &self.channels {
+            count += channels.deliver_due().await?;
+        }
+        Ok(count)
     }
 
     /// Sets how long a claimed step may run before the reconciler hands it to another worker.
@@ -279,6 +293,9 @@ impl RunEngine {
             let error = json!({"message": format!("node `{}` is not in the flow version", step.node_id)});
             return self.finish_without_action(run_id, step_id, "failed", None, Some(error)).await;
         };
+        if let NodeKind::AiContext(config) = &node.kind {
+            return self.execute_ai_context(&run, &step, &graph, config).await;
+        }
         let NodeKind::PluginAction(action) = &node.kind else {
             // A delay: its wait is over once it is claimed.
             return self.finish_without_action(run_id, step_id, "succeeded", Some(json!({})), None).await;
@@ -288,7 +305,11 @@ impl RunEngine {
         for s in steps.iter().filter(|s| s.status == "succeeded") {
             outputs.insert(s.node_id.clone(), json!({"output": s.output.clone().unwrap_or(Value::Null)}));
         }
-        let context = json!({"trigger": run.trigger, "input": run.input, "vars": run.vars, "nodes": outputs});
+        // The run's vars are stored when it ends: replay the plan for the ones set so far.
+        let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
+        let trigger = run.trigger.clone().unwrap_or(Value::Null);
+        let vars = Value::Object(plan::plan(&graph, &run.input, &trigger, &states).vars);
+        let context = json!({"trigger": run.trigger, "input": run.input, "vars": vars, "nodes": outputs});
         let payload = match template::render(&action.payload, &context) {
             Ok(p) => p,
             Err(e) => {
@@ -339,6 +360,58 @@ impl RunEngine {
                 Err(e)
             }
         }
+    }
+
+    /// Runs an `ai_context` step: the tenant's (or the flow's bot's) enrichers on the conversation
+    /// found in the run (see [`enrich::conversation_from`]); the outcome, with its audit row,
+    /// the step's end and the run's next steps, commits in one transaction. Skipped enrichers do
+    /// not fail the step.
+    async fn execute_ai_context(
+        &self,
+        run: &Run,
+        step: &Step,
+        graph: &FlowGraph,
+        config: &AiContextConfig,
+    ) -> Result<(), RunError> {
+        let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
+        let flow: FlowId = run.flow_id.parse().map_err(|_| StoreError::not_found("flow", &run.flow_id))?;
+        let bot: Option<BotId> =
+            store::flows::get(&self.db, tenant, flow).await.ok().and_then(|f| f.bot_id).and_then(|b| b.parse().ok());
+        // The run's vars are stored when it ends: replay the plan for the current ones.
+        let steps = runs::steps_of(&self.db, &run.id).await?;
+        let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
+        let trigger = run.trigger.clone().unwrap_or(Value::Null);
+        let vars = plan::plan(graph, &run.input, &trigger, &states).vars;
+        let context = json!({"trigger": trigger, "input": run.input, "vars": vars});
+        let request = EnrichRequest {
+            max_tokens: config.max_tokens.unwrap_or(enrich::DEFAULT_MAX_TOKENS).min(enrich::MAX_MAX_TOKENS),
+            timeout: config
+                .timeout_ms
+                .map_or(enrich::DEFAULT_TIMEOUT, Duration::from_millis)
+                .clamp(Duration::from_millis(1), enrich::MAX_TIMEOUT),
+            run_id: Some(run.id.clone()),
+            step_id: Some(step.id.clone()),
+            defer_audit: true,
+            ..EnrichRequest::new(tenant, bot, enrich::conversation_from(&context))
+        };
+        let input = request.describe();
+        let outcome = self.runtime.enrich_context(request).await?;
+        let txn = self.begin().await?;
+        runs::lock_run(&txn, &run.id).await?;
+        for row in &outcome.deferred_audit {
+            audit::append(&txn, row.clone()).await?;
+        }
+        runs::finish_step(&txn, &step.id, "succeeded", Some(input), Some(outcome.to_json()), None, None).await?;
+        tracing::info!(
+            run.id = %run.id,
+            step.id = %step.id,
+            snippets = outcome.snippets.len(),
+            skipped = outcome.skipped.len(),
+            "AI context collected."
+        );
+        let jobs = self.advance_in(&txn, &run.id).await?;
+        Self::commit(txn).await?;
+        self.enqueue(jobs).await
     }
 
     /// Records an attempt in one transaction: its audit rows, the step's outcome, and (when the

@@ -2,8 +2,9 @@
 //! nodes are done, which steps must be created, and whether the run has finished.
 //!
 //! Pure and deterministic, so every advance replays the graph from the trigger: inline nodes
-//! (`condition`, `transform`, `ai_context`, `end`) are evaluated again from the same inputs, and
-//! durable nodes (`plugin_action`, `delay`) take their recorded step outcome. Nodes are visited
+//! (`condition`, `transform`, `end`) are evaluated again from the same inputs, and durable nodes
+//! (`plugin_action`, `delay`, `ai_context`) take their recorded step outcome; an `ai_context`
+//! step's `snippets` become `vars.aiContext`. Nodes are visited
 //! in topological order; a node runs once all its predecessors are settled and at least one
 //! incoming edge was taken (a condition takes only its `when` edge).
 
@@ -124,20 +125,20 @@ pub fn plan(graph: &FlowGraph, input: &Value, trigger: &Value, steps: &HashMap<S
                     Some(v)
                 })
                 .map_err(|e| json!({"node": id, "pointer": e.pointer, "message": format!("the transform failed: {}", e.message)})),
-            NodeKind::AiContext(_) => {
-                // Enrichers arrive with the AI-context work; until then the node adds no snippets.
-                vars.insert("aiContext".into(), json!([]));
-                Ok(Some(json!({"snippets": []})))
-            }
             NodeKind::End(_) => Ok(Some(json!({}))),
-            NodeKind::PluginAction(_) | NodeKind::Delay(_) => match steps.get(id) {
+            NodeKind::PluginAction(_) | NodeKind::Delay(_) | NodeKind::AiContext(_) => match steps.get(id) {
                 None => {
                     let delay_ms = if let NodeKind::Delay(d) = &node.kind { d.duration_ms } else { 0 };
                     new_steps.push(NewStep { node_id: id.to_string(), node_type: node.kind.type_name(), delay_ms });
                     Ok(None)
                 }
                 Some(StepState::InFlight) => Ok(None),
-                Some(StepState::Succeeded(out)) => Ok(Some(out.clone())),
+                Some(StepState::Succeeded(out)) => {
+                    if matches!(node.kind, NodeKind::AiContext(_)) {
+                        vars.insert("aiContext".into(), crate::enrich::snippets_of(out));
+                    }
+                    Ok(Some(out.clone()))
+                }
                 Some(StepState::Failed(err)) => Err(err.clone()),
             },
         };
@@ -210,6 +211,29 @@ mod tests {
         let p = plan(&g, &input, &json!({}), &steps);
         assert!(p.new_steps.is_empty());
         assert_eq!(p.outcome, Outcome::Succeeded, "`no` was skipped and `end` reached");
+    }
+
+    #[test]
+    fn an_ai_context_node_is_a_step_whose_snippets_become_vars() {
+        let g: FlowGraph = serde_json::from_value(json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "ctx", "type": "ai_context", "config": {"maxTokens": 100}},
+                {"id": "end", "type": "end", "config": {}}
+            ],
+            "edges": [{"id": "1", "source": "t", "target": "ctx"}, {"id": "2", "source": "ctx", "target": "end"}]
+        }))
+        .unwrap();
+        let mut steps = HashMap::new();
+        let p = plan(&g, &json!({}), &json!({}), &steps);
+        assert_eq!(p.new_steps, [NewStep { node_id: "ctx".into(), node_type: "ai_context", delay_ms: 0 }]);
+        assert_eq!(p.outcome, Outcome::Waiting);
+
+        let snippets = json!([{"pluginId": "p", "source": "s:1", "content": "c", "weight": 1.0, "tokens": 1}]);
+        steps.insert("ctx".to_string(), StepState::Succeeded(json!({"snippets": snippets, "skipped": []})));
+        let p = plan(&g, &json!({}), &json!({}), &steps);
+        assert_eq!(p.vars["aiContext"], snippets);
+        assert_eq!(p.outcome, Outcome::Succeeded);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The engine's ports: [`JobQueue`] (how a step gets executed, now or later) and
-//! [`ActionRuntime`] (how a step reaches a plugin).
+//! [`ActionRuntime`] (how a step reaches a plugin: its actions, and its context enrichers).
 //!
 //! The worker crate implements it with apalis. Jobs are pushed right after the step row is
 //! committed; the reconciler re-enqueues any step whose job was lost in between.
@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use bacon_plugin_sdk::{BoxFuture, RetryPolicy};
 
+use crate::StoreError;
+use crate::enrich::{EnrichOutcome, EnrichRequest};
 use crate::plugins::registry::{InvokeOutcome, InvokeRequest, PluginRegistry};
 
 /// One job: execute `step_id` of `run_id`, not before `delay` from now.
@@ -33,6 +35,12 @@ pub trait ActionRuntime: Send + Sync + 'static {
 
     /// The action's declared retry policy, when the action exists.
     fn retry_policy(&self, plugin_id: &str, action: &str) -> Option<RetryPolicy>;
+
+    /// Runs the tenant's enabled context enrichers (an `ai_context` node; see [`crate::enrich`]).
+    /// By default there are none: a runtime without plugins adds no context.
+    fn enrich_context(&self, request: EnrichRequest) -> BoxFuture<'_, Result<EnrichOutcome, StoreError>> {
+        Box::pin(async move { Ok(EnrichOutcome::empty(&request)) })
+    }
 }
 
 impl ActionRuntime for PluginRegistry {
@@ -42,5 +50,9 @@ impl ActionRuntime for PluginRegistry {
 
     fn retry_policy(&self, plugin_id: &str, action: &str) -> Option<RetryPolicy> {
         self.get(plugin_id).and_then(|p| p.definition.find_action(action).map(|a| a.retry.clone()))
+    }
+
+    fn enrich_context(&self, request: EnrichRequest) -> BoxFuture<'_, Result<EnrichOutcome, StoreError>> {
+        Box::pin(self.enrich(request))
     }
 }

@@ -234,6 +234,29 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     get(db, tenant, id).await
 }
 
+/// Marks a flow active (its trigger is subscribed) or inactive.
+///
+/// # Errors
+/// `NotFound` when it does not exist for this tenant.
+pub async fn set_active(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: FlowId,
+    active: bool,
+) -> Result<(), StoreError> {
+    let result = flows::Entity::update_many()
+        .col_expr(flows::Column::Active, Expr::value(active))
+        .filter(flows::Column::Id.eq(id.to_string()))
+        .filter(flows::Column::TenantId.eq(tenant.to_string()))
+        .filter(flows::Column::DeletedAt.is_null())
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::not_found("flow", id));
+    }
+    Ok(())
+}
+
 /// Soft-deletes a flow (its versions and runs stay for the record).
 ///
 /// # Errors

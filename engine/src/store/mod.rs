@@ -6,11 +6,14 @@
 pub mod api_keys;
 pub mod audit;
 pub mod bots;
+pub mod channels;
 pub mod flows;
+pub mod inbound;
 pub mod plugin_settings;
 pub mod rest_hooks;
 pub mod runs;
 pub mod tenants;
+pub mod triggers;
 
 /// One page of a cursor-paginated list. The cursor is the id of the last item (ids are ULIDs,
 /// so they sort by creation).

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)] // Test code: a panic is the failure report.
 
 mod auth;
+mod channels;
+mod context;
 mod documentation;
 mod flows;
 mod health;
@@ -10,4 +12,5 @@ mod input;
 mod plugins;
 mod rest_hooks;
 mod runs;
+mod triggers;
 mod vendor_flow;

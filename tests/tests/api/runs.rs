@@ -188,3 +188,26 @@ db_test!(
         assert_eq!(listed.json["items"].as_array().unwrap().len(), 1);
     }
 );
+
+db_test!(
+    async fn a_variable_set_by_a_transform_reaches_a_later_action_mid_run(app) {
+        let vendor = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/orders"))
+            .and(body_json(json!({"order": "A-7"})))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&vendor)
+            .await;
+        allow(&app, &vendor).await;
+        let graph = chain(vec![
+            json!({"id": "t", "type": "trigger", "config": {}}),
+            json!({"id": "name", "type": "transform", "config": {"set": {"orderRef": "A-{{ input.orderId }}"}}}),
+            json!({"id": "call", "type": "plugin_action", "config": {"pluginId": "bacon-plugin-http", "actionName": "request",
+                "payload": {"method": "POST", "url": format!("{}/orders", vendor.uri()), "body": {"order": "{{ vars.orderRef }}"}}}}),
+        ]);
+        let flow = create_flow(&app, graph).await;
+        let run = start(&app, &flow, json!({"orderId": 7})).await;
+        assert_eq!(finished(&app, &run).await["status"], "succeeded");
+    }
+);

@@ -21,23 +21,75 @@ pub struct FlowGraph {
 
 /// A node: an id unique in the graph, its `type` and that type's `config`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "type", mapping(
+    ("trigger" = "#/components/schemas/TriggerNode"),
+    ("plugin_action" = "#/components/schemas/PluginActionNode"),
+    ("condition" = "#/components/schemas/ConditionNode"),
+    ("transform" = "#/components/schemas/TransformNode"),
+    ("delay" = "#/components/schemas/DelayNode"),
+    ("ai_context" = "#/components/schemas/AiContextNode"),
+    ("end" = "#/components/schemas/EndNode"),
+)))]
 pub enum FlowNode {
-    /// Where a run starts (exactly one per flow).
-    Trigger { id: String, config: TriggerNodeConfig },
-    /// Runs a plugin action as a durable step.
-    PluginAction { id: String, config: PluginActionNodeConfig },
-    /// Evaluates an expression; outgoing edges are labelled `when: "true"` / `"false"`.
-    Condition { id: String, config: ConditionNodeConfig },
-    /// Sets run variables from templates.
-    Transform { id: String, config: TransformNodeConfig },
-    /// Waits durably.
-    Delay { id: String, config: DelayNodeConfig },
-    /// Collects AI-context snippets into the run's variables.
-    AiContext { id: String, config: AiContextNodeConfig },
-    /// Ends the run successfully.
-    End { id: String, config: EndNodeConfig },
+    Trigger(TriggerNode),
+    PluginAction(PluginActionNode),
+    Condition(ConditionNode),
+    Transform(TransformNode),
+    Delay(DelayNode),
+    AiContext(AiContextNode),
+    End(EndNode),
 }
+
+/// One node type: a struct with `id`, a one-value `type` enum (the discriminator) and `config`.
+macro_rules! node {
+    ($(#[$doc:meta])* $node:ident, $type_enum:ident, $variant:ident, $config:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Serialize, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $node {
+            pub id: String,
+            #[serde(rename = "type")]
+            pub node_type: $type_enum,
+            pub config: $config,
+        }
+
+        #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $type_enum {
+            $variant,
+        }
+    };
+}
+
+node!(
+    /// Where a run starts (exactly one per flow).
+    TriggerNode, TriggerNodeType, Trigger, TriggerNodeConfig
+);
+node!(
+    /// Runs a plugin action as a durable step.
+    PluginActionNode, PluginActionNodeType, PluginAction, PluginActionNodeConfig
+);
+node!(
+    /// Evaluates an expression; outgoing edges are labelled `when: "true"` / `"false"`.
+    ConditionNode, ConditionNodeType, Condition, ConditionNodeConfig
+);
+node!(
+    /// Sets run variables from templates.
+    TransformNode, TransformNodeType, Transform, TransformNodeConfig
+);
+node!(
+    /// Waits durably.
+    DelayNode, DelayNodeType, Delay, DelayNodeConfig
+);
+node!(
+    /// Collects AI-context snippets into the run's variables.
+    AiContextNode, AiContextNodeType, AiContext, AiContextNodeConfig
+);
+node!(
+    /// Ends the run successfully.
+    EndNode, EndNodeType, End, EndNodeConfig
+);
 
 /// How runs of a flow start.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
@@ -138,31 +190,68 @@ pub struct FlowEdge {
 
 /// A retry policy; `maxAttempts` counts every attempt, the first included.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "kind", mapping(
+    ("none" = "#/components/schemas/NoRetry"),
+    ("fixed" = "#/components/schemas/FixedRetry"),
+    ("exponential" = "#/components/schemas/ExponentialRetry"),
+)))]
 pub enum RetryPolicy {
-    /// One attempt, no retry.
+    None(NoRetry),
+    Fixed(FixedRetry),
+    Exponential(ExponentialRetry),
+}
+
+/// One attempt, no retry.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoRetry {
+    pub kind: NoRetryKind,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoRetryKind {
     None,
-    /// The same wait between attempts.
-    #[serde(rename_all = "camelCase")]
-    Fixed {
-        #[schema(minimum = 0)]
-        interval_ms: u64,
-        #[schema(minimum = 0)]
-        max_attempts: u32,
-    },
-    /// Waits of `initialMs`, then times `multiplier`, capped at `maxIntervalMs`; with `jitter`,
-    /// each wait is drawn from its upper half.
-    #[serde(rename_all = "camelCase")]
-    Exponential {
-        #[schema(minimum = 0)]
-        initial_ms: u64,
-        multiplier: f64,
-        #[schema(minimum = 0)]
-        max_interval_ms: u64,
-        #[schema(minimum = 0)]
-        max_attempts: u32,
-        jitter: bool,
-    },
+}
+
+/// The same wait between attempts.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixedRetry {
+    pub kind: FixedRetryKind,
+    #[schema(minimum = 0)]
+    pub interval_ms: u64,
+    #[schema(minimum = 0)]
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FixedRetryKind {
+    Fixed,
+}
+
+/// Waits of `initialMs`, then times `multiplier`, capped at `maxIntervalMs`; with `jitter`, each
+/// wait is drawn from its upper half, so retries of many runs spread out.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExponentialRetry {
+    pub kind: ExponentialRetryKind,
+    #[schema(minimum = 0)]
+    pub initial_ms: u64,
+    pub multiplier: f64,
+    #[schema(minimum = 0)]
+    pub max_interval_ms: u64,
+    #[schema(minimum = 0)]
+    pub max_attempts: u32,
+    pub jitter: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExponentialRetryKind {
+    Exponential,
 }
 
 #[cfg(test)]

@@ -1,0 +1,113 @@
+//! `POST /hooks/{hookId}`: where vendors deliver webhooks (no bearer key: the plugin verifies the
+//! delivery's signature over the raw body, headers and public URL before anything else).
+//!
+//! A verified delivery is stored in the inbox once per delivery id and acknowledged at once (with
+//! the body the vendor expects, such as TwiML); its flow's run starts right after, off the request.
+//! A refused delivery answers 401 and stores nothing but a metric.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bacon_engine::inbound::{ReceiveError, hook_url};
+use bacon_plugin_sdk::trigger::InboundRequest;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::ApiError;
+use crate::extract::BodyLimit;
+use crate::metrics::InboundLabels;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive_hook))
+}
+
+/// The answer to a delivery when the vendor expects no particular body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HookReceipt {
+    /// `accepted`, or `duplicate` (a delivery id seen before: acknowledged and ignored).
+    pub status: String,
+}
+
+fn count(state: &AppState, plugin: &str, outcome: &str) {
+    state.metrics.inbound.get_or_create(&InboundLabels { plugin: plugin.into(), outcome: outcome.into() }).inc();
+}
+
+/// Receive a webhook delivery for an activated flow.
+#[utoipa::path(post, path = "/hooks/{hookId}", tag = "inbound", operation_id = "receive_hook",
+    params(("hookId" = String, Path, description = "The hook id issued when the flow was activated")),
+    request_body(content = String, content_type = "*/*",
+        description = "The vendor's raw body (JSON, form or XML), exactly as signed"),
+    responses(
+        (status = 200, description = "Accepted or a duplicate; the vendor's expected acknowledgement (TwiML, a SOAP ack) when it has one", body = HookReceipt),
+        (status = 401, description = "The delivery failed verification; nothing was stored",
+            body = crate::error::Problem, content_type = "application/problem+json")))]
+pub async fn receive_hook(
+    State(state): State<AppState>,
+    Extension(limit): Extension<BodyLimit>,
+    Path(hook_id): Path<String>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit: limit.0 }
+        } else {
+            ApiError::BadRequest { code: "unreadable_body", detail: rejection.body_text() }
+        }
+    })?;
+    let mut url = hook_url(&state.public_url, &hook_id);
+    if let Some(query) = query {
+        url = format!("{url}?{query}");
+    }
+    let request = InboundRequest {
+        method: method.to_string(),
+        url,
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+            .collect(),
+        body: body.to_vec(),
+    };
+    let receipt = match state.inbound.receive(&hook_id, request).await {
+        Ok(receipt) => receipt,
+        Err(ReceiveError::UnknownHook) => {
+            return Err(ApiError::NotFound { kind: "hook", id: hook_id.chars().take(64).collect() });
+        }
+        Err(ReceiveError::Refused { plugin_id, reason }) => {
+            count(&state, &plugin_id, "refused");
+            tracing::warn!(hook.id = %hook_id, reason = %reason, "A webhook delivery was refused.");
+            return Err(ApiError::Unauthenticated { code: "delivery_refused", detail: reason.to_string() });
+        }
+        Err(ReceiveError::NotConfigured(detail)) => {
+            return Err(ApiError::Unavailable { code: "trigger_not_configured", detail });
+        }
+        Err(ReceiveError::Store(e)) => return Err(e.into()),
+    };
+    let status = if receipt.inbound_id.is_some() { "accepted" } else { "duplicate" };
+    count(&state, &receipt.plugin_id, status);
+    if let Some(id) = receipt.inbound_id {
+        let inbound = state.inbound.clone();
+        tokio::spawn(async move {
+            if let Err(e) = inbound.process(&id).await {
+                tracing::warn!(inbound.id = %id, error = %e, "Starting a delivery's run failed; it will be retried.");
+            }
+        });
+    }
+    Ok(match receipt.acknowledgement {
+        Some((content_type, bytes)) => {
+            let mut response = (StatusCode::OK, bytes).into_response();
+            if let Ok(value) = HeaderValue::from_str(&content_type) {
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            response
+        }
+        None => (StatusCode::OK, axum::Json(HookReceipt { status: status.into() })).into_response(),
+    })
+}

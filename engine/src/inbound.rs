@@ -1,0 +1,332 @@
+//! Triggers in the running server: activating a flow (a hook id, and the vendor-side webhook
+//! registered through the plugin's `subscribe`), receiving deliveries on `POST /hooks/{hookId}`
+//! (verified by the plugin before anything else, stored in the inbox once per delivery id,
+//! acknowledged at once), and starting the flow's run from the inbox.
+//!
+//! A delivery is stored before it is acknowledged; its run starts right after, with the idempotency
+//! key `inbound:<inboxId>`, so a crash in between is repaired by [`Inbound::process_stale`] without
+//! ever starting two runs for one delivery.
+
+use bacon_plugin_sdk::trigger::{InboundRequest, VerifyError};
+use base64::Engine;
+use chrono::Duration as ChronoDuration;
+use serde_json::{Value, json};
+
+use crate::StoreError;
+use crate::flows::graph::{FlowGraph, NodeKind, TriggerKind};
+use crate::ids::{BotId, FlowId, InboundEventId, TenantId, TriggerSubscriptionId};
+use crate::plugins::registry::PluginRegistry;
+use crate::plugins::triggers::TriggerError;
+use crate::runs::engine::{RunEngine, RunError};
+use crate::schedules;
+use crate::store::inbound::{self, NewInboundEvent};
+use crate::store::triggers::{self, NewTriggerSubscription, TriggerSubscription};
+use crate::store::{self};
+
+/// The inbox's plugin id for plain webhook triggers (no plugin verifies them).
+pub const PLAIN_WEBHOOK: &str = "webhook";
+
+/// Why a flow cannot be activated or deactivated.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivationError {
+    #[error("{0}")]
+    NotActivatable(String),
+    #[error(transparent)]
+    Trigger(#[from] TriggerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a delivery was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error("no active trigger has this hook id")]
+    UnknownHook,
+    #[error("the delivery was refused: {reason}")]
+    Refused { plugin_id: String, reason: VerifyError },
+    #[error("the trigger cannot verify deliveries: {0}")]
+    NotConfigured(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the vendor gets back for an accepted delivery.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    /// The plugin that verified it, or `webhook`.
+    pub plugin_id: String,
+    /// The inbox row, when the delivery was new (a duplicate is acknowledged and ignored).
+    pub inbound_id: Option<String>,
+    /// Content type and body the vendor expects (TwiML, a SOAP ack), if any.
+    pub acknowledgement: Option<(String, Vec<u8>)>,
+}
+
+/// Triggers and the webhook inbox. Cheap to clone.
+#[derive(Clone)]
+pub struct Inbound {
+    registry: PluginRegistry,
+    runs: RunEngine,
+}
+
+fn new_hook_id() -> String {
+    let bytes: [u8; 24] = rand::random();
+    format!("hk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The URL a vendor calls for a hook id.
+pub fn hook_url(public_url: &str, hook_id: &str) -> String {
+    format!("{}/hooks/{hook_id}", public_url.trim_end_matches('/'))
+}
+
+impl Inbound {
+    pub fn new(registry: PluginRegistry, runs: RunEngine) -> Self {
+        Self { registry, runs }
+    }
+
+    /// Activates the flow's trigger: issues its hook id and, for a plugin trigger, registers the
+    /// hook URL with the vendor. Returns the subscription and whether this call created it (an
+    /// active flow is returned as it is).
+    ///
+    /// # Errors
+    /// `NotActivatable` for manual triggers and invalid schedules; `Trigger` with the vendor's reason when
+    /// the registration fails (the flow stays inactive).
+    pub async fn activate(
+        &self,
+        tenant: TenantId,
+        flow_id: FlowId,
+        public_url: &str,
+    ) -> Result<(TriggerSubscription, bool), ActivationError> {
+        let db = self.registry.db();
+        let flow = store::flows::get(db, tenant, flow_id).await?;
+        if let Some(active) = triggers::for_flow(db, tenant, flow_id).await? {
+            return Ok((active, false));
+        }
+        let graph: FlowGraph = serde_json::from_value(flow.graph.clone())
+            .map_err(|e| ActivationError::NotActivatable(format!("the flow's graph is not valid: {e}")))?;
+        let Some(NodeKind::Trigger(config)) = graph.trigger().map(|n| &n.kind) else {
+            return Err(ActivationError::NotActivatable("the flow has no single trigger node".into()));
+        };
+        let bot: Option<BotId> = flow.bot_id.as_deref().and_then(|b| b.parse().ok());
+        let hook_id = new_hook_id();
+        let mut schedule = None;
+        let (plugin_id, trigger_key, external_id) = match config.kind {
+            TriggerKind::Manual => {
+                return Err(ActivationError::NotActivatable(
+                    "a manual trigger starts runs through the API (POST /v1/flows/{flowId}/runs); there is nothing to activate"
+                        .into(),
+                ));
+            }
+            TriggerKind::Schedule => {
+                let cron = config.cron.clone().unwrap_or_default();
+                schedules::parse_cron(&cron).map_err(ActivationError::NotActivatable)?;
+                let tz =
+                    schedules::parse_timezone(config.timezone.as_deref()).map_err(ActivationError::NotActivatable)?;
+                schedule = Some(json!({"cron": cron, "timezone": tz.name()}));
+                (None, schedules::SCHEDULE.to_string(), None)
+            }
+            TriggerKind::Webhook => (None, PLAIN_WEBHOOK.to_string(), None),
+            TriggerKind::Plugin => {
+                let (Some(plugin), Some(key)) = (config.plugin_id.clone(), config.trigger_key.clone()) else {
+                    return Err(ActivationError::NotActivatable(
+                        "a plugin trigger needs `pluginId` and `triggerKey`".into(),
+                    ));
+                };
+                let url = hook_url(public_url, &hook_id);
+                let subscription = self.registry.subscribe_trigger(&plugin, &key, tenant, bot, url).await?;
+                (Some(plugin), key, subscription.external_id)
+            }
+        };
+        let stored = triggers::insert(
+            db,
+            NewTriggerSubscription {
+                id: TriggerSubscriptionId::generate().to_string(),
+                tenant_id: tenant,
+                flow_id,
+                plugin_id: plugin_id.clone(),
+                trigger_key: trigger_key.clone(),
+                hook_id,
+                external_id: external_id.clone(),
+                config: schedule.unwrap_or_else(|| json!({"version": flow.version})),
+            },
+        )
+        .await;
+        let stored = match stored {
+            Ok(s) => s,
+            Err(e) => {
+                // Do not leave a vendor webhook pointing at a hook id nobody stored.
+                if let (Some(plugin), Some(external)) = (plugin_id, external_id)
+                    && let Err(undo) =
+                        self.registry.unsubscribe_trigger(&plugin, &trigger_key, tenant, bot, external).await
+                {
+                    tracing::warn!(flow.id = %flow_id, error = %undo, "Could not remove the vendor webhook after a failed activation.");
+                }
+                return Err(e.into());
+            }
+        };
+        store::flows::set_active(db, tenant, flow_id, true).await?;
+        tracing::info!(tenant.id = %tenant, flow.id = %flow_id, trigger = %stored.trigger_key, "Flow activated.");
+        Ok((stored, true))
+    }
+
+    /// Deactivates the flow: removes the vendor-side webhook, then the hook id. `false` when the
+    /// flow was not active.
+    ///
+    /// # Errors
+    /// `Trigger` when the vendor refuses to remove its webhook (the flow stays active; try again).
+    pub async fn deactivate(&self, tenant: TenantId, flow_id: FlowId) -> Result<bool, ActivationError> {
+        let db = self.registry.db();
+        let flow = store::flows::get(db, tenant, flow_id).await?;
+        let Some(active) = triggers::for_flow(db, tenant, flow_id).await? else {
+            return Ok(false);
+        };
+        if let (Some(plugin), Some(external)) = (&active.plugin_id, &active.external_id) {
+            let bot: Option<BotId> = flow.bot_id.as_deref().and_then(|b| b.parse().ok());
+            self.registry.unsubscribe_trigger(plugin, &active.trigger_key, tenant, bot, external.clone()).await?;
+        }
+        triggers::remove(db, &active.id).await?;
+        store::flows::set_active(db, tenant, flow_id, false).await?;
+        tracing::info!(tenant.id = %tenant, flow.id = %flow_id, "Flow deactivated.");
+        Ok(true)
+    }
+
+    /// Verifies and stores a delivery on `hook_id`. The caller acknowledges it, then calls
+    /// [`Inbound::process`] with the inbox id.
+    ///
+    /// # Errors
+    /// `UnknownHook`, `Refused` (nothing is stored), `NotConfigured`, `Store`.
+    pub async fn receive(&self, hook_id: &str, request: InboundRequest) -> Result<Receipt, ReceiveError> {
+        let db = self.registry.db();
+        let subscription = triggers::by_hook(db, hook_id)
+            .await?
+            .filter(|s| s.trigger_key != schedules::SCHEDULE)
+            .ok_or(ReceiveError::UnknownHook)?;
+        let tenant: TenantId = subscription.tenant_id.parse().map_err(|_| ReceiveError::UnknownHook)?;
+        let flow_id: FlowId = subscription.flow_id.parse().map_err(|_| ReceiveError::UnknownHook)?;
+        let (plugin_id, delivery_id, event, acknowledgement) = match &subscription.plugin_id {
+            Some(plugin) => {
+                let bot_id = store::flows::get(db, tenant, flow_id).await.ok().and_then(|f| f.bot_id);
+                let bot = bot_id.as_deref().and_then(|b| b.parse::<BotId>().ok());
+                let accepted = self
+                    .registry
+                    .verify_delivery(plugin, &subscription.trigger_key, tenant, bot, &request)
+                    .await
+                    .map_err(|e| match e {
+                        TriggerError::Refused(reason) => ReceiveError::Refused { plugin_id: plugin.clone(), reason },
+                        TriggerError::Store(s) => ReceiveError::Store(s),
+                        other => ReceiveError::NotConfigured(other.to_string()),
+                    })?;
+                let mut event = accepted.delivery.event;
+                // A channel message belongs to a conversation (the user and the bot), so replies
+                // reach the same conversation: `trigger.conversationId`.
+                if let Some(message) = self.registry.normalise_channel_message(plugin, tenant, bot, &request).await
+                    && let Some(fields) = event.as_object_mut()
+                {
+                    let conversation = store::channels::conversation_for(
+                        db,
+                        tenant,
+                        bot_id.as_deref(),
+                        plugin,
+                        &message.channel,
+                        &message.external_user_id,
+                    )
+                    .await?;
+                    fields.insert("conversationId".into(), Value::String(conversation.id));
+                }
+                (plugin.clone(), accepted.delivery.delivery_id, event, accepted.acknowledgement)
+            }
+            None => {
+                let (delivery_id, event) = plain_webhook_event(&request)?;
+                (PLAIN_WEBHOOK.to_string(), delivery_id, event, None)
+            }
+        };
+        let id = InboundEventId::generate().to_string();
+        let headers: serde_json::Map<String, Value> = request
+            .headers
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "authorization" | "cookie"))
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let stored = inbound::record(
+            db,
+            NewInboundEvent {
+                id: id.clone(),
+                tenant_id: subscription.tenant_id.clone(),
+                plugin_id: plugin_id.clone(),
+                hook_id: hook_id.to_string(),
+                flow_id: subscription.flow_id.clone(),
+                delivery_id,
+                headers: Value::Object(headers),
+                body: request.body,
+                event,
+            },
+        )
+        .await?;
+        Ok(Receipt { plugin_id, inbound_id: stored.then_some(id), acknowledgement })
+    }
+
+    /// Starts the run of a stored delivery (once: the run's idempotency key is the inbox id).
+    /// Returns the run id.
+    ///
+    /// # Errors
+    /// On store, graph or queue failures (the delivery stays in the inbox and is retried).
+    pub async fn process(&self, inbound_id: &str) -> Result<Option<String>, RunError> {
+        let db = self.registry.db();
+        let Some(pending) = inbound::pending(db, inbound_id).await? else {
+            return Ok(None);
+        };
+        let (Ok(tenant), Ok(flow)) = (pending.tenant_id.parse::<TenantId>(), pending.flow_id.parse::<FlowId>()) else {
+            inbound::finish(db, inbound_id, "failed").await?;
+            return Ok(None);
+        };
+        let key = format!("inbound:{inbound_id}");
+        match self.runs.start(tenant, flow, None, json!({}), Some(pending.event), Some(key)).await {
+            Ok((run, _)) => {
+                inbound::finish(db, inbound_id, "processed").await?;
+                tracing::info!(flow.id = %flow, run.id = %run.id, inbound.id = %inbound_id, "A delivery started a run.");
+                Ok(Some(run.id))
+            }
+            Err(RunError::Store(StoreError::NotFound { .. })) => {
+                tracing::warn!(flow.id = %flow, inbound.id = %inbound_id, "A delivery's flow no longer exists.");
+                inbound::finish(db, inbound_id, "failed").await?;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Processes deliveries left unprocessed for more than 10 seconds (their process died).
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn process_stale(&self) -> Result<usize, RunError> {
+        let stale = inbound::stale(self.registry.db(), ChronoDuration::seconds(10), 100).await?;
+        let count = stale.len();
+        for pending in stale {
+            self.process(&pending.id).await?;
+        }
+        Ok(count)
+    }
+}
+
+/// A plain webhook's delivery id (`Idempotency-Key` or `X-Request-Id` header, else a new id) and
+/// event (`{headers, body}`, the body parsed as JSON when it is JSON).
+fn plain_webhook_event(request: &InboundRequest) -> Result<(String, Value), ReceiveError> {
+    let delivery_id = request
+        .header("idempotency-key")
+        .or_else(|| request.header("x-request-id"))
+        .map(str::to_string)
+        .unwrap_or_else(|| InboundEventId::generate().to_string());
+    let body = if request.body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&request.body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&request.body).into()))
+    };
+    let headers: serde_json::Map<String, Value> = request
+        .headers
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "authorization" | "cookie"))
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    Ok((delivery_id, json!({"headers": headers, "body": body})))
+}
