@@ -169,7 +169,7 @@ async fn rotate_keys(config: &Config) -> anyhow::Result<()> {
     let report = rotation::reencrypt_all(&db, &keyring).await.context("re-encrypting stored secrets")?;
     rotation::record_keys(&db, &keyring.active_id(), &keyring.retired_ids()).await?;
     println!(
-        "Rotated the master key: {old} -> {new}. Re-encrypted {} secrets in {} settings rows.",
+        "Rotated the master key: {old} -> {new}. Re-encrypted {} secrets in {} rows (plugin settings, REST-hook subscriptions, webhook triggers).",
         report.values, report.rows
     );
     println!(

@@ -19,6 +19,7 @@ use crate::plugins::registry::PluginRegistry;
 use crate::plugins::triggers::TriggerError;
 use crate::runs::engine::{RunEngine, RunError};
 use crate::schedules;
+use crate::secrets::cipher::Binding;
 use crate::store::inbound::{self, NewInboundEvent};
 use crate::store::triggers::{self, NewTriggerSubscription, TriggerSubscription};
 use crate::store::{self};
@@ -50,6 +51,16 @@ pub enum ReceiveError {
     Store(#[from] StoreError),
 }
 
+/// An activated flow's trigger.
+#[derive(Debug, Clone)]
+pub struct Activation {
+    pub subscription: TriggerSubscription,
+    /// Whether this call activated it (else it was active already).
+    pub created: bool,
+    /// A signed webhook's signing secret, shown once: when this call created it.
+    pub signing_secret: Option<String>,
+}
+
 /// What the vendor gets back for an accepted delivery.
 #[derive(Debug, Clone)]
 pub struct Receipt {
@@ -66,6 +77,16 @@ pub struct Receipt {
 pub struct Inbound {
     registry: PluginRegistry,
     runs: RunEngine,
+}
+
+fn new_signing_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("whsec_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The field a signed webhook's secret is sealed under (binds the ciphertext to the subscription).
+pub fn signing_field(subscription_id: &str) -> String {
+    format!("trigger:{subscription_id}")
 }
 
 fn new_hook_id() -> String {
@@ -95,11 +116,11 @@ impl Inbound {
         tenant: TenantId,
         flow_id: FlowId,
         public_url: &str,
-    ) -> Result<(TriggerSubscription, bool), ActivationError> {
+    ) -> Result<Activation, ActivationError> {
         let db = self.registry.db();
         let flow = store::flows::get(db, tenant, flow_id).await?;
         if let Some(active) = triggers::for_flow(db, tenant, flow_id).await? {
-            return Ok((active, false));
+            return Ok(Activation { subscription: active, created: false, signing_secret: None });
         }
         let graph: FlowGraph = serde_json::from_value(flow.graph.clone())
             .map_err(|e| ActivationError::NotActivatable(format!("the flow's graph is not valid: {e}")))?;
@@ -108,7 +129,9 @@ impl Inbound {
         };
         let bot: Option<BotId> = flow.bot_id.as_deref().and_then(|b| b.parse().ok());
         let hook_id = new_hook_id();
-        let mut schedule = None;
+        let subscription_id = TriggerSubscriptionId::generate().to_string();
+        let mut trigger_config = None;
+        let mut signing_secret = None;
         let (plugin_id, trigger_key, external_id) = match config.kind {
             TriggerKind::Manual => {
                 return Err(ActivationError::NotActivatable(
@@ -121,10 +144,20 @@ impl Inbound {
                 schedules::parse_cron(&cron).map_err(ActivationError::NotActivatable)?;
                 let tz =
                     schedules::parse_timezone(config.timezone.as_deref()).map_err(ActivationError::NotActivatable)?;
-                schedule = Some(json!({"cron": cron, "timezone": tz.name()}));
+                trigger_config = Some(json!({"cron": cron, "timezone": tz.name()}));
                 (None, schedules::SCHEDULE.to_string(), None)
             }
-            TriggerKind::Webhook => (None, PLAIN_WEBHOOK.to_string(), None),
+            TriggerKind::Webhook => {
+                if config.signed == Some(true) {
+                    let secret = new_signing_secret();
+                    let field = signing_field(&subscription_id);
+                    let binding = Binding { tenant_id: &tenant.to_string(), plugin_id: PLAIN_WEBHOOK, field: &field };
+                    trigger_config =
+                        Some(json!({"signingSecret": self.registry.secrets().keyring().encrypt(&secret, &binding)}));
+                    signing_secret = Some(secret);
+                }
+                (None, PLAIN_WEBHOOK.to_string(), None)
+            }
             TriggerKind::Plugin => {
                 let (Some(plugin), Some(key)) = (config.plugin_id.clone(), config.trigger_key.clone()) else {
                     return Err(ActivationError::NotActivatable(
@@ -139,14 +172,14 @@ impl Inbound {
         let stored = triggers::insert(
             db,
             NewTriggerSubscription {
-                id: TriggerSubscriptionId::generate().to_string(),
+                id: subscription_id.clone(),
                 tenant_id: tenant,
                 flow_id,
                 plugin_id: plugin_id.clone(),
                 trigger_key: trigger_key.clone(),
                 hook_id,
                 external_id: external_id.clone(),
-                config: schedule.unwrap_or_else(|| json!({"version": flow.version})),
+                config: trigger_config.unwrap_or_else(|| json!({"version": flow.version})),
             },
         )
         .await;
@@ -165,7 +198,7 @@ impl Inbound {
         };
         store::flows::set_active(db, tenant, flow_id, true).await?;
         tracing::info!(tenant.id = %tenant, flow.id = %flow_id, trigger = %stored.trigger_key, "Flow activated.");
-        Ok((stored, true))
+        Ok(Activation { subscription: stored, created: true, signing_secret })
     }
 
     /// Deactivates the flow: removes the vendor-side webhook, then the hook id. `false` when the
@@ -235,6 +268,17 @@ impl Inbound {
                 (plugin.clone(), accepted.delivery.delivery_id, event, accepted.acknowledgement)
             }
             None => {
+                if let Some(sealed) = subscription.config.get("signingSecret").and_then(Value::as_str) {
+                    let field = signing_field(&subscription.id);
+                    let binding =
+                        Binding { tenant_id: &subscription.tenant_id, plugin_id: PLAIN_WEBHOOK, field: &field };
+                    let secret =
+                        self.registry.secrets().resolve(sealed, &binding).map_err(|e| {
+                            ReceiveError::NotConfigured(format!("the signing secret cannot be read: {e}"))
+                        })?;
+                    verify_bacon_signature(secret.expose(), &request)
+                        .map_err(|reason| ReceiveError::Refused { plugin_id: PLAIN_WEBHOOK.into(), reason })?;
+                }
                 let (delivery_id, event) = plain_webhook_event(&request)?;
                 (PLAIN_WEBHOOK.to_string(), delivery_id, event, None)
             }
@@ -305,6 +349,19 @@ impl Inbound {
             self.process(&pending.id).await?;
         }
         Ok(count)
+    }
+}
+
+/// Checks `X-Bacon-Signature: sha256=<hex HMAC-SHA256(secret, body)>` in constant time.
+fn verify_bacon_signature(secret: &str, request: &InboundRequest) -> Result<(), VerifyError> {
+    let provided = request.header("x-bacon-signature").ok_or(VerifyError::MissingSignature)?;
+    let hex_digest = provided.trim().strip_prefix("sha256=").ok_or(VerifyError::BadSignature)?;
+    let provided = hex::decode(hex_digest).map_err(|_| VerifyError::BadSignature)?;
+    let expected = bacon_plugin_sdk::signature::hmac_sha256(secret.as_bytes(), &request.body);
+    if bacon_plugin_sdk::signature::constant_time_eq(&expected, &provided) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
     }
 }
 

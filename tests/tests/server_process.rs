@@ -164,13 +164,41 @@ async fn rotate_keys_while_serving(env: &[(&str, &str)]) {
         reply.json::<serde_json::Value>().await.unwrap()
     };
     assert_eq!(test_connection().await["ok"], true);
+    // Two more kinds of sealed secret: a REST-hook target URL and a signed webhook's secret.
+    let subscribe = client.post(format!("{base}/v1/plugins/bacon-plugin-zapier/hooks")).bearer_auth(&key).json(
+        &serde_json::json!({"target_url": "https://hooks.zapier.com/hooks/standard/1/abc/", "event": "run.failed"}),
+    );
+    assert_eq!(subscribe.send().await.unwrap().status(), 201);
+    let graph = serde_json::json!({"nodes": [{"id": "in", "type": "trigger", "config": {"kind": "webhook", "signed": true}},
+        {"id": "done", "type": "end", "config": {}}], "edges": [{"id": "e", "source": "in", "target": "done"}]});
+    let flow: serde_json::Value = client
+        .post(format!("{base}/v1/flows"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"name": "signed", "graph": graph}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let activated: serde_json::Value = client
+        .post(format!("{base}/v1/flows/{}/activate", flow["id"].as_str().unwrap()))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signing_secret = activated["signingSecret"].as_str().unwrap().to_string();
+    let hook_url = activated["hookUrl"].as_str().unwrap().to_string();
 
     let mut rotate = ServerProcess::start(cwd.path(), &["keys", "rotate"], env);
     let status = tokio::time::timeout(Duration::from_secs(60), rotate.child.wait()).await.unwrap().unwrap();
     rotate.drain();
     assert!(status.success(), "{}", rotate.output.join("\n"));
     let printed = rotate.output.join("\n");
-    assert!(printed.contains("Re-encrypted 1 secrets in 1 settings rows"), "{printed}");
+    assert!(printed.contains("Re-encrypted 3 secrets in 3 rows"), "{printed}");
     let new_id = std::fs::read_to_string(cwd.path().join("data/master.key")).unwrap();
     let new_id = bacon_engine::secrets::keyfiles::key_id(&bacon_engine::secrets::keyfiles::parse_key(&new_id).unwrap());
 
@@ -184,6 +212,28 @@ async fn rotate_keys_while_serving(env: &[(&str, &str)]) {
     assert_eq!(sealed.len(), 1);
     assert!(sealed[0].starts_with(&format!("v1:{new_id}:")), "{sealed:?} not under {new_id}");
     assert_eq!(test_connection().await["ok"], true, "test-connection works after the rotation");
+    let targets = bacon_engine::store::rest_hooks::all(&db).await.unwrap();
+    assert!(targets[0].sealed_target_url.starts_with(&format!("v1:{new_id}:")));
+    let triggers = bacon_engine::store::triggers::all(&db).await.unwrap();
+    assert!(triggers[0].config["signingSecret"].as_str().unwrap().starts_with(&format!("v1:{new_id}:")));
+    // The running server still verifies a delivery signed with the (re-encrypted) secret.
+    let body = br#"{"after": "rotation"}"#.to_vec();
+    let signature = {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(signing_secret.as_bytes()).unwrap();
+        mac.update(&body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let path = &hook_url[hook_url.find("/hooks/").unwrap()..];
+    let delivered = client
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .header("x-bacon-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), 200, "{}", delivered.text().await.unwrap());
     server.terminate(Duration::from_secs(30)).await;
 }
 

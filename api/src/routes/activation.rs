@@ -34,6 +34,9 @@ pub struct ActivationResponse {
     /// The vendor's id of the webhook registered for this flow, when the plugin registers one.
     pub external_id: Option<String>,
     pub activated_at: Option<DateTime<Utc>>,
+    /// A signed webhook trigger's secret (`whsec_…`), shown once, on the call that activates the
+    /// flow: sign each delivery's body with it (`X-Bacon-Signature: sha256=<hex HMAC-SHA256>`).
+    pub signing_secret: Option<String>,
 }
 
 fn activation_error(e: ActivationError) -> ApiError {
@@ -61,8 +64,10 @@ pub async fn activate_flow(
 ) -> Result<ApiJson<ActivationResponse>, ApiError> {
     key.require(Role::Editor)?;
     let flow: FlowId = parse_id(&flow_id)?;
-    let (active, _) = state.inbound.activate(key.tenant_id, flow, &state.public_url).await.map_err(activation_error)?;
+    let activation = state.inbound.activate(key.tenant_id, flow, &state.public_url).await.map_err(activation_error)?;
+    let active = activation.subscription;
     Ok(ApiJson(ActivationResponse {
+        signing_secret: activation.signing_secret,
         flow_id: active.flow_id,
         active: true,
         hook_url: Some(hook_url(&state.public_url, &active.hook_id)),
@@ -89,6 +94,7 @@ pub async fn deactivate_flow(
     let flow: FlowId = parse_id(&flow_id)?;
     state.inbound.deactivate(key.tenant_id, flow).await.map_err(activation_error)?;
     Ok(ApiJson(ActivationResponse {
+        signing_secret: None,
         flow_id: flow.to_string(),
         active: false,
         hook_url: None,

@@ -78,6 +78,8 @@ pub struct TriggerConfig {
     /// For `schedule` triggers.
     pub cron: Option<String>,
     pub timezone: Option<String>,
+    /// For `webhook` triggers: deliveries must be signed with the secret issued on activation.
+    pub signed: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,4 +1,5 @@
-//! Re-encrypting every stored secret (plugin settings, REST-hook target URLs) under the active key
+//! Re-encrypting every stored secret (plugin settings, REST-hook target URLs, webhook signing
+//! secrets) under the active key
 //! (`bacon-server keys rotate`).
 //!
 //! Each row is rewritten on its own, so the server keeps running: until a row is rewritten it
@@ -10,7 +11,7 @@ use serde_json::Value;
 
 use super::cipher::{Binding, CryptoError, Keyring};
 use crate::StoreError;
-use crate::store::{plugin_settings, rest_hooks};
+use crate::store::{plugin_settings, rest_hooks, triggers};
 
 /// What a rotation rewrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,6 +98,29 @@ async fn rotate_pass(db: &impl ConnectionTrait, keyring: &Keyring) -> Result<(bo
         })?;
         let sealed = keyring.encrypt(plain.expose(), &binding);
         if rest_hooks::replace_target(db, &subscription.id, stored, sealed).await? {
+            report.rows += 1;
+            report.values += 1;
+        } else {
+            done = false;
+        }
+    }
+    for subscription in triggers::all(db).await? {
+        let Some(stored) = subscription.config.get("signingSecret").and_then(Value::as_str) else { continue };
+        match Keyring::key_id_of(stored) {
+            Some(id) if id != active => {}
+            _ => continue,
+        }
+        let field = crate::inbound::signing_field(&subscription.id);
+        let binding =
+            Binding { tenant_id: &subscription.tenant_id, plugin_id: crate::inbound::PLAIN_WEBHOOK, field: &field };
+        let plain = keyring.decrypt(stored, &binding).map_err(|source| RotationError::Decrypt {
+            plugin_id: crate::inbound::PLAIN_WEBHOOK.into(),
+            field: "webhook signing secret".into(),
+            source,
+        })?;
+        let mut config = subscription.config.clone();
+        config["signingSecret"] = Value::String(keyring.encrypt(plain.expose(), &binding));
+        if triggers::replace_config(db, &subscription.id, &subscription.config, config).await? {
             report.rows += 1;
             report.values += 1;
         } else {

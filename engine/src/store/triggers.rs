@@ -123,6 +123,36 @@ pub async fn active_with_key(db: &impl ConnectionTrait, key: &str) -> Result<Vec
         .collect())
 }
 
+/// Every subscription (key rotation).
+///
+/// # Errors
+/// On a database failure.
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<TriggerSubscription>, StoreError> {
+    Ok(subs::Entity::find().all(db).await?.into_iter().map(of).collect())
+}
+
+/// Replaces a subscription's config if it is still `old` (key rotation).
+///
+/// # Errors
+/// On a database failure.
+pub async fn replace_config(db: &impl ConnectionTrait, id: &str, old: &Value, new: Value) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::Expr;
+    let Some(row) = subs::Entity::find_by_id(id.to_string()).one(db).await? else {
+        return Ok(false);
+    };
+    if &row.config != old {
+        return Ok(false);
+    }
+    let result = subs::Entity::update_many()
+        .col_expr(subs::Column::Config, Expr::value(new))
+        .col_expr(subs::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(subs::Column::Id.eq(id))
+        .filter(subs::Column::UpdatedAt.eq(row.updated_at))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 /// Removes a subscription (the flow is deactivated); its hook id stops answering.
 ///
 /// # Errors

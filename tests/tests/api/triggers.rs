@@ -315,3 +315,33 @@ db_test!(
         assert_eq!(run.json["trigger"]["contactId"], "123", "{}", run.text);
     }
 );
+
+db_test!(
+    async fn a_signed_webhook_trigger_refuses_unsigned_or_forged_deliveries(app) {
+        let key = app.tenant_key.clone();
+        let flow = create_flow(&app, flow_with_trigger(json!({"kind": "webhook", "signed": true}), vec![])).await;
+        let activated = app.post(&format!("/v1/flows/{flow}/activate"), &key, json!({})).await;
+        assert_eq!(activated.status, 200, "{}", activated.text);
+        let secret = activated.json["signingSecret"].as_str().unwrap().to_string();
+        assert!(secret.starts_with("whsec_"));
+        let again = app.post(&format!("/v1/flows/{flow}/activate"), &key, json!({})).await;
+        assert_eq!(again.json["signingSecret"], Value::Null, "the secret is shown once");
+        assert!(!app.get(&format!("/v1/flows/{flow}"), &key).await.text.contains(&secret));
+        let url = activated.json["hookUrl"].as_str().unwrap();
+        let hook = &url[url.find("/hooks/").unwrap()..];
+        let body = br#"{"orderId": 8}"#.to_vec();
+        let sign = |secret: &str| {
+            let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+            mac.update(&body);
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        };
+        let json_type = ("content-type", "application/json".to_string());
+        deliver(&app, hook, std::slice::from_ref(&json_type), body.clone()).await.assert_problem(401, "delivery_refused");
+        let forged = vec![json_type.clone(), ("x-bacon-signature", sign("whsec_guess"))];
+        deliver(&app, hook, &forged, body.clone()).await.assert_problem(401, "delivery_refused");
+        let signed = vec![json_type, ("x-bacon-signature", sign(&secret))];
+        let accepted = deliver(&app, hook, &signed, body.clone()).await;
+        assert_eq!(accepted.json["status"], "accepted", "{}", accepted.text);
+        succeeded_runs(&app, &flow, 1).await;
+    }
+);

@@ -115,9 +115,13 @@ pub struct TriggerNodeConfig {
     pub plugin_id: Option<String>,
     /// For `plugin` triggers: the plugin's trigger key.
     pub trigger_key: Option<String>,
-    /// For `schedule` triggers.
+    /// For `schedule` triggers: six fields, seconds first (`0 0 9 * * Mon-Fri`).
     pub cron: Option<String>,
+    /// For `schedule` triggers: an IANA time zone (default `UTC`).
     pub timezone: Option<String>,
+    /// For `webhook` triggers: deliveries must carry `X-Bacon-Signature: sha256=<hex HMAC-SHA256 of
+    /// the body>` with the signing secret the activation returns once.
+    pub signed: Option<bool>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
