@@ -28,12 +28,13 @@ impl ChannelOutbox {
         Self { registry }
     }
 
-    /// Attempts every due message once (at most 100 per call). Returns how many were attempted.
+    /// Attempts due messages once each (at most 10 per call, under a lease longer than 10 sends
+    /// can take, so no other worker takes one over mid-batch). Returns how many were attempted.
     ///
     /// # Errors
     /// On a database failure.
     pub async fn deliver_due(&self) -> Result<usize, StoreError> {
-        let due = channels::claim_due(self.registry.db(), 100, chrono::Duration::seconds(120)).await?;
+        let due = channels::claim_due(self.registry.db(), 10, chrono::Duration::seconds(600)).await?;
         let count = due.len();
         for message in due {
             self.send(message).await?;

@@ -37,15 +37,17 @@ pub struct HookDispatcher {
 
 impl HookDispatcher {
     pub fn new(registry: PluginRegistry) -> Self {
-        Self { registry, lease: chrono::Duration::seconds(120) }
+        // Ten deliveries per batch, each bounded by the action's timeout: the lease outlasts a batch.
+        Self { registry, lease: chrono::Duration::seconds(600) }
     }
 
-    /// Attempts every due delivery once (at most 100 per call). Returns how many were attempted.
+    /// Attempts due deliveries once each (at most 10 per call, under a lease longer than the batch
+    /// can take). Returns how many were attempted.
     ///
     /// # Errors
     /// On a database failure.
     pub async fn deliver_due(&self) -> Result<usize, StoreError> {
-        let due = rest_hooks::claim_due(self.registry.db(), 100, self.lease).await?;
+        let due = rest_hooks::claim_due(self.registry.db(), 10, self.lease).await?;
         let count = due.len();
         for delivery in due {
             self.deliver(delivery).await?;

@@ -186,12 +186,20 @@ impl Inbound {
         let stored = match stored {
             Ok(s) => s,
             Err(e) => {
+                let winner = match &e {
+                    // A concurrent activation won: keep its trigger, undo ours below.
+                    StoreError::Conflict { .. } => triggers::for_flow(db, tenant, flow_id).await?,
+                    _ => None,
+                };
                 // Do not leave a vendor webhook pointing at a hook id nobody stored.
                 if let (Some(plugin), Some(external)) = (plugin_id, external_id)
                     && let Err(undo) =
                         self.registry.unsubscribe_trigger(&plugin, &trigger_key, tenant, bot, external).await
                 {
                     tracing::warn!(flow.id = %flow_id, error = %undo, "Could not remove the vendor webhook after a failed activation.");
+                }
+                if let Some(winner) = winner {
+                    return Ok(Activation { subscription: winner, created: false, signing_secret: None });
                 }
                 return Err(e.into());
             }
@@ -202,11 +210,12 @@ impl Inbound {
     }
 
     /// Deactivates the flow: removes the vendor-side webhook, then the hook id. `false` when the
-    /// flow was not active.
+    /// flow was not active. With `force` (the flow is being deleted) a vendor refusal is logged and
+    /// the trigger removed anyway.
     ///
     /// # Errors
     /// `Trigger` when the vendor refuses to remove its webhook (the flow stays active; try again).
-    pub async fn deactivate(&self, tenant: TenantId, flow_id: FlowId) -> Result<bool, ActivationError> {
+    pub async fn deactivate(&self, tenant: TenantId, flow_id: FlowId, force: bool) -> Result<bool, ActivationError> {
         let db = self.registry.db();
         let flow = store::flows::get(db, tenant, flow_id).await?;
         let Some(active) = triggers::for_flow(db, tenant, flow_id).await? else {
@@ -214,7 +223,16 @@ impl Inbound {
         };
         if let (Some(plugin), Some(external)) = (&active.plugin_id, &active.external_id) {
             let bot: Option<BotId> = flow.bot_id.as_deref().and_then(|b| b.parse().ok());
-            self.registry.unsubscribe_trigger(plugin, &active.trigger_key, tenant, bot, external.clone()).await?;
+            match self.registry.unsubscribe_trigger(plugin, &active.trigger_key, tenant, bot, external.clone()).await {
+                Ok(()) => {}
+                // The vendor said no: keep the flow active so the user can try again.
+                Err(e @ TriggerError::Vendor(_)) if !force => return Err(e.into()),
+                // Without settings or the plugin, the vendor cannot be reached at all: the hook goes
+                // anyway (deliveries to it are refused from now on), and the log says so.
+                Err(e) => {
+                    tracing::warn!(flow.id = %flow_id, error = %e, "The vendor webhook could not be removed; remove it by hand.")
+                }
+            }
         }
         triggers::remove(db, &active.id).await?;
         store::flows::set_active(db, tenant, flow_id, false).await?;
@@ -237,7 +255,11 @@ impl Inbound {
         let flow_id: FlowId = subscription.flow_id.parse().map_err(|_| ReceiveError::UnknownHook)?;
         let (plugin_id, delivery_id, event, acknowledgement) = match &subscription.plugin_id {
             Some(plugin) => {
-                let bot_id = store::flows::get(db, tenant, flow_id).await.ok().and_then(|f| f.bot_id);
+                let bot_id = match store::flows::get(db, tenant, flow_id).await {
+                    Ok(flow) => flow.bot_id,
+                    Err(StoreError::NotFound { .. }) => return Err(ReceiveError::UnknownHook),
+                    Err(e) => return Err(e.into()),
+                };
                 let bot = bot_id.as_deref().and_then(|b| b.parse::<BotId>().ok());
                 let accepted = self
                     .registry
@@ -280,7 +302,8 @@ impl Inbound {
                         .map_err(|reason| ReceiveError::Refused { plugin_id: PLAIN_WEBHOOK.into(), reason })?;
                 }
                 let (delivery_id, event) = plain_webhook_event(&request)?;
-                (PLAIN_WEBHOOK.to_string(), delivery_id, event, None)
+                // Delivery ids are the caller's: scope them to this hook.
+                (PLAIN_WEBHOOK.to_string(), format!("{hook_id}:{delivery_id}"), event, None)
             }
         };
         let id = InboundEventId::generate().to_string();
@@ -346,7 +369,9 @@ impl Inbound {
         let stale = inbound::stale(self.registry.db(), ChronoDuration::seconds(10), 100).await?;
         let count = stale.len();
         for pending in stale {
-            self.process(&pending.id).await?;
+            if let Err(e) = self.process(&pending.id).await {
+                tracing::warn!(inbound.id = %pending.id, error = %e, "A stored delivery could not start its run; will try again.");
+            }
         }
         Ok(count)
     }

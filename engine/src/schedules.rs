@@ -78,8 +78,14 @@ pub async fn fire_due(runs: &RunEngine) -> Result<usize, RunError> {
         for tick in ticks_between(&schedule, tz, from, now) {
             let key = format!("schedule:{}:{}", subscription.id, tick.timestamp());
             let trigger = json!({"scheduledAt": tick, "cron": config["cron"], "timezone": tz.name()});
-            let (_, new) = runs.start(tenant, flow, None, json!({}), Some(trigger), Some(key)).await?;
-            created += usize::from(new);
+            match runs.start(tenant, flow, None, json!({}), Some(trigger), Some(key)).await {
+                Ok((_, new)) => created += usize::from(new),
+                // One schedule's failure (its flow deleted under it, say) never stops the others.
+                Err(e) => {
+                    tracing::warn!(flow.id = %flow, error = %e, "A schedule tick could not start its run.");
+                    break;
+                }
+            }
         }
     }
     Ok(created)

@@ -17,6 +17,7 @@ mod m20261125_000007_unique_step_per_node;
 mod m20261126_000008_create_rest_hooks;
 mod m20261126_000009_inbound_event_payload;
 mod m20261126_000010_create_channels;
+mod m20261126_000011_one_trigger_per_flow;
 
 /// Applies Bacon's migrations in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_create_rest_hooks::Migration),
             Box::new(m20261126_000009_inbound_event_payload::Migration),
             Box::new(m20261126_000010_create_channels::Migration),
+            Box::new(m20261126_000011_one_trigger_per_flow::Migration),
         ]
     }
 }

@@ -93,9 +93,6 @@ pub async fn run_until(
             loop {
                 tick.tick().await;
                 purge(&db).await;
-                if let Err(e) = bacon_engine::schedules::fire_due(&engine).await {
-                    tracing::warn!(error = %e, "Firing schedule triggers failed; will try again.");
-                }
                 if let Err(e) = engine.deliver_hooks().await {
                     tracing::warn!(error = %e, "Delivering REST hooks or channel messages failed; will try again.");
                 }
@@ -109,6 +106,20 @@ pub async fn run_until(
         })
     };
     let _background = AbortOnDrop(background);
+    // Schedules on their own loop, so a slow vendor delivery never delays a tick past its catch-up.
+    let schedules = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(e) = bacon_engine::schedules::fire_due(&engine).await {
+                    tracing::warn!(error = %e, "Firing schedule triggers failed; will try again.");
+                }
+            }
+        })
+    };
+    let _schedules = AbortOnDrop(schedules);
     let queue = ApalisQueue::new(&db);
     tracing::info!(backend = ?db.get_database_backend(), concurrency, "Workers started.");
     let poll = Duration::from_millis(50);

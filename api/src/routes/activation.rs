@@ -70,7 +70,9 @@ pub async fn activate_flow(
         signing_secret: activation.signing_secret,
         flow_id: active.flow_id,
         active: true,
-        hook_url: Some(hook_url(&state.public_url, &active.hook_id)),
+        // Deliveries go to the hook URL; a schedule has none.
+        hook_url: (active.trigger_key != bacon_engine::schedules::SCHEDULE)
+            .then(|| hook_url(&state.public_url, &active.hook_id)),
         plugin_id: active.plugin_id,
         trigger_key: Some(active.trigger_key),
         external_id: active.external_id,
@@ -92,7 +94,7 @@ pub async fn deactivate_flow(
 ) -> Result<ApiJson<ActivationResponse>, ApiError> {
     key.require(Role::Editor)?;
     let flow: FlowId = parse_id(&flow_id)?;
-    state.inbound.deactivate(key.tenant_id, flow).await.map_err(activation_error)?;
+    state.inbound.deactivate(key.tenant_id, flow, false).await.map_err(activation_error)?;
     Ok(ApiJson(ActivationResponse {
         signing_secret: None,
         flow_id: flow.to_string(),

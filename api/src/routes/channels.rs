@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bacon_engine::channels::DEFAULT_MAX_ATTEMPTS;
 use bacon_engine::ids::BotId;
+use bacon_engine::store;
 use bacon_engine::store::channels::{self, ChannelMessage};
 use bacon_engine::tenancy::Role;
 use bacon_plugin_sdk::channel::OutboundMessage;
@@ -95,7 +96,11 @@ pub async fn send_channel_message(
         return Err(ApiError::NotFound { kind: "channel plugin", id: plugin_id.chars().take(100).collect() });
     }
     let mut bot_id = match &body.bot_id {
-        Some(b) => Some(parse_id::<BotId>(b).map_err(|_| ApiError::validation("/botId", "not a bot id"))?.to_string()),
+        Some(b) => {
+            let bot = parse_id::<BotId>(b).map_err(|_| ApiError::validation("/botId", "not a bot id"))?;
+            store::bots::get(&state.db, key.tenant_id, bot).await?;
+            Some(bot.to_string())
+        }
         None => None,
     };
     let to = match (&body.conversation_id, &body.to) {

@@ -8,6 +8,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bacon_engine::flows::validate;
 use bacon_engine::ids::{BotId, FlowId};
+use bacon_engine::inbound::ActivationError;
+use bacon_engine::plugins::triggers::TriggerError;
 use bacon_engine::store;
 use bacon_engine::store::flows::{Flow, FlowFields, FlowVersion};
 use bacon_engine::tenancy::Role;
@@ -265,6 +267,12 @@ pub async fn delete_flow(
 ) -> Result<StatusCode, ApiError> {
     key.require(Role::Editor)?;
     let id: FlowId = parse_id(&flow_id)?;
+    // An active trigger goes with the flow: its vendor webhook is removed (a refusal is logged) and
+    // its hook URL or schedule stops.
+    state.inbound.deactivate(key.tenant_id, id, true).await.map_err(|e| match e {
+        ActivationError::Store(s) | ActivationError::Trigger(TriggerError::Store(s)) => ApiError::from(s),
+        other => ApiError::internal(other),
+    })?;
     store::flows::delete(&state.db, key.tenant_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -115,6 +115,9 @@ backend_test!(
         assert_eq!(registration, json!({"webhook": {"topic": "orders/create", "address": hook_url, "format": "json"}}));
         let again = app.post(&format!("/v1/flows/{flow}/activate"), &key, json!({})).await;
         assert_eq!(again.json["hookUrl"], hook_url.as_str(), "activating an active flow changes nothing");
+        let other_tenant = app.create_tenant("other").await;
+        let stranger = app.issue_key(&other_tenant, "editor").await;
+        app.post(&format!("/v1/flows/{flow}/deactivate"), &stranger, json!({})).await.assert_problem(404, "not_found");
         assert_eq!(app.get(&format!("/v1/flows/{flow}"), &key).await.json["active"], true);
 
         let hook = hook_path(&activated);
@@ -252,6 +255,20 @@ db_test!(
         let run = app.get(&format!("/v1/runs/{}", runs[0]["id"].as_str().unwrap()), &key).await;
         assert_eq!(run.json["trigger"]["body"], json!({"orderId": 7}));
 
+        // Delivery ids are scoped to their hook: another flow's hook takes the same key.
+        let other = create_flow(&app, flow_with_trigger(json!({"kind": "webhook"}), vec![])).await;
+        let other_url = app.post(&format!("/v1/flows/{other}/activate"), &key, json!({})).await.json["hookUrl"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let other_hook = &other_url[other_url.find("/hooks/").unwrap()..];
+        let elsewhere = deliver(&app, other_hook, &headers, br#"{"orderId": 7}"#.to_vec()).await;
+        assert_eq!(elsewhere.json["status"], "accepted", "{}", elsewhere.text);
+        // Deleting an active flow deactivates it: its hook stops answering.
+        let deleted = app.delete(&format!("/v1/flows/{other}"), &key).await;
+        assert_eq!(deleted.status, 204, "{}", deleted.text);
+        deliver(&app, other_hook, &headers, b"{}".to_vec()).await.assert_problem(404, "not_found");
+
         deliver(&app, "/hooks/hk_unknown", &headers, b"{}".to_vec()).await.assert_problem(404, "not_found");
         let unknown_trigger =
             json!({"kind": "plugin", "pluginId": "bacon-plugin-shopify", "triggerKey": "order_eaten"});
@@ -343,5 +360,12 @@ db_test!(
         let accepted = deliver(&app, hook, &signed, body.clone()).await;
         assert_eq!(accepted.json["status"], "accepted", "{}", accepted.text);
         succeeded_runs(&app, &flow, 1).await;
+
+        // Two activations at once: one trigger, the same hook URL for both callers.
+        let twice = create_flow(&app, flow_with_trigger(json!({"kind": "webhook"}), vec![])).await;
+        let path = format!("/v1/flows/{twice}/activate");
+        let (a, b) = tokio::join!(app.post(&path, &key, json!({})), app.post(&path, &key, json!({})));
+        assert_eq!((a.status, b.status), (200, 200), "{} {}", a.text, b.text);
+        assert_eq!(a.json["hookUrl"], b.json["hookUrl"]);
     }
 );
