@@ -230,13 +230,16 @@ pub async fn get_flow(
 }
 
 /// Save a new version of a flow. Send `If-Match: "<version>"` to refuse (412) when someone else
-/// saved in between. Runs already started keep the version they started on.
+/// saved in between. Runs already started keep the version they started on. An active flow's
+/// trigger and bot cannot change (409): deactivate it first.
 #[utoipa::path(put, path = "/v1/flows/{flowId}", tag = "flows", operation_id = "update_flow",
     params(("flowId" = String, Path, description = "The flow id (`flow_…`)"),
            ("If-Match" = Option<String>, Header, pattern = r#"^(W/)?"?[0-9]{1,9}"?$"#,
                description = "The version the change is based on, as the `ETag` gave it: `\"3\"`")),
     request_body = FlowRequest,
     responses((status = 200, description = "The new version", body = FlowResponse),
+              (status = 409, description = "The flow is active and the change touches its trigger or bot",
+                body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 412, description = "The flow has a newer version", body = crate::error::Problem,
                 content_type = "application/problem+json")))]
 pub async fn update_flow(
@@ -249,11 +252,28 @@ pub async fn update_flow(
     key.require(Role::Editor)?;
     let id: FlowId = parse_id(&flow_id)?;
     let expected = if_match(&headers)?;
-    store::flows::get(&state.db, key.tenant_id, id).await?;
+    let current = store::flows::get(&state.db, key.tenant_id, id).await?;
     let fields = fields(&state, &key, body).await?;
+    // An active flow's trigger was registered (with the vendor, or as a schedule) from its current
+    // version: changing it, or the bot whose settings it uses, needs a deactivate first.
+    if current.active
+        && (trigger_config(&current.graph) != trigger_config(&fields.graph)
+            || current.bot_id != fields.bot_id.map(|b| b.to_string()))
+    {
+        return Err(ApiError::Conflict {
+            code: "flow_active",
+            detail: "the flow is active: deactivate it before changing its trigger or its bot, then activate it again"
+                .into(),
+        });
+    }
     let flow = store::flows::update(&state.db, key.tenant_id, id, expected, fields).await?;
     tracing::info!(tenant.id = %key.tenant_id, flow.id = %flow.id, version = flow.version, "Flow updated.");
     Ok(with_etag(StatusCode::OK, flow))
+}
+
+/// The trigger node's config in a graph (JSON as stored).
+fn trigger_config(graph: &serde_json::Value) -> Option<&serde_json::Value> {
+    graph["nodes"].as_array()?.iter().find(|n| n["type"] == "trigger").map(|n| &n["config"])
 }
 
 /// Delete a flow. Its versions and past runs stay readable through the audit log.

@@ -361,6 +361,14 @@ db_test!(
         assert_eq!(accepted.json["status"], "accepted", "{}", accepted.text);
         succeeded_runs(&app, &flow, 1).await;
 
+        // An active flow's trigger cannot change under it (409); other edits save.
+        let unsigned = flow_with_trigger(json!({"kind": "webhook"}), vec![]);
+        let changed = app.put(&format!("/v1/flows/{flow}"), &key, json!({"name": "triggered", "graph": unsigned})).await;
+        changed.assert_problem(409, "flow_active");
+        let same = flow_with_trigger(json!({"kind": "webhook", "signed": true}), vec![]);
+        let renamed = app.put(&format!("/v1/flows/{flow}"), &key, json!({"name": "renamed", "graph": same})).await;
+        assert_eq!(renamed.status, 200, "{}", renamed.text);
+
         // Two activations at once: one trigger, the same hook URL for both callers.
         let twice = create_flow(&app, flow_with_trigger(json!({"kind": "webhook"}), vec![])).await;
         let path = format!("/v1/flows/{twice}/activate");
