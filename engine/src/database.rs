@@ -79,6 +79,8 @@ pub async fn connect(options: &DatabaseOptions) -> Result<DatabaseConnection, Co
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(2))
             .acquire_timeout(options.acquire_timeout)
+            // A file on local disk does not go away between statements: no ping per checkout.
+            .test_before_acquire(false)
             .connect_with(connect)
             .await
             .map_err(ConnectError::Connect)?;
@@ -88,6 +90,10 @@ pub async fn connect(options: &DatabaseOptions) -> Result<DatabaseConnection, Co
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            // sea-orm checks a connection out per statement: a ping on each checkout doubled the
+            // round trips (docs/benchmarks.md). A broken connection (a restarted server) fails one
+            // statement instead, and sqlx's ping on release, which it always does, drops it.
+            .test_before_acquire(false)
             .connect_with(connect)
             .await
             .map_err(ConnectError::Connect)?;

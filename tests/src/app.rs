@@ -36,6 +36,13 @@ impl Drop for TestApp {
     }
 }
 
+impl TestApp {
+    /// The server's data directory (its key files; the SQLite file on SQLite).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+}
+
 /// The configuration a test server starts with: a temporary data dir and port 0.
 pub fn test_config(data_dir: &std::path::Path, database_url: String, admin_key: &str) -> Config {
     let mut config = Config {

@@ -1,5 +1,7 @@
 //! [`ApalisQueue`]: the engine's `JobQueue` port, pushing to apalis storage on the shared pool.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::{TaskBuilder, TaskSink};
@@ -7,13 +9,22 @@ use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use bacon_engine::runs::queue::{JobQueue, StepJobSpec};
 use bacon_plugin_sdk::BoxFuture;
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use tokio::sync::Notify;
 
 use crate::jobs::{QUEUE, StepJob};
 
-/// The storage for the configured backend.
+/// The storage for the configured backend, and the signal workers in this process wait on.
 #[derive(Clone)]
-pub enum ApalisQueue {
+pub struct ApalisQueue {
+    pub storage: Storage,
+    db: DatabaseConnection,
+    pushed: Arc<Notify>,
+}
+
+/// apalis storage on the configured backend.
+#[derive(Clone)]
+pub enum Storage {
     Sqlite(SqliteStorage<StepJob>),
     Postgres(PostgresStorage<StepJob>),
 }
@@ -28,17 +39,18 @@ impl ApalisQueue {
     /// # Panics
     /// On a backend other than SQLite or PostgreSQL.
     pub fn new(db: &DatabaseConnection) -> Self {
-        match db.get_database_backend() {
-            DbBackend::Sqlite => Self::Sqlite(
+        let storage = match db.get_database_backend() {
+            DbBackend::Sqlite => Storage::Sqlite(
                 SqliteStorage::new(db.get_sqlite_connection_pool())
                     .with_config(apalis_sqlite::Config::default().queue(QUEUE).batch_size(20)),
             ),
-            DbBackend::Postgres => Self::Postgres(
+            DbBackend::Postgres => Storage::Postgres(
                 PostgresStorage::new(db.get_postgres_connection_pool())
                     .with_config(apalis_postgres::Config::default().queue(QUEUE).batch_size(50)),
             ),
             other => panic!("unsupported database backend for the job queue: {other:?}"),
-        }
+        };
+        Self { storage, db: db.clone(), pushed: Arc::new(Notify::new()) }
     }
 }
 
@@ -56,12 +68,54 @@ impl JobQueue for ApalisQueue {
                     .max_attempts(DELIVERY_ATTEMPTS)
                     .run_after(whole_seconds(job.delay))
                     .build();
-                match self {
-                    Self::Sqlite(storage) => storage.clone().push_task(task).await.map_err(|e| e.to_string())?,
-                    Self::Postgres(storage) => storage.clone().push_task(task).await.map_err(|e| e.to_string())?,
+                match &self.storage {
+                    Storage::Sqlite(storage) => storage.clone().push_task(task).await.map_err(|e| e.to_string())?,
+                    Storage::Postgres(storage) => storage.clone().push_task(task).await.map_err(|e| e.to_string())?,
                 }
             }
+            // One stored permit wakes the next poll: pushes in between coalesce into one fetch.
+            self.pushed.notify_one();
             Ok(())
+        })
+    }
+
+    fn pushed(&self) -> Option<Arc<Notify>> {
+        Some(self.pushed.clone())
+    }
+
+    fn queued(&self, step_ids: Vec<String>) -> BoxFuture<'_, Result<HashSet<String>, String>> {
+        Box::pin(async move {
+            if step_ids.is_empty() {
+                return Ok(HashSet::new());
+            }
+            let backend = self.db.get_database_backend();
+            // A job is live while any worker will fetch it: waiting, or failed with attempts left.
+            // Not when fetched or running: its worker may be dead (a SIGKILL leaves it `Queued`
+            // or `Running` for good), and a live worker claims a fetched step within moments.
+            // `job` holds the JSON of `StepJob` as bytes (BLOB, bytea).
+            let (step_id, table) = match backend {
+                DbBackend::Sqlite => ("json_extract(CAST(job AS TEXT), '$.stepId')", "Jobs"),
+                _ => ("(convert_from(job, 'UTF8')::jsonb ->> 'stepId')", "apalis.jobs"),
+            };
+            let placeholders = match backend {
+                DbBackend::Sqlite => (2..step_ids.len() + 2).map(|i| format!("?{i}")).collect::<Vec<_>>(),
+                _ => (2..step_ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>(),
+            };
+            let first = if backend == DbBackend::Sqlite { "?1" } else { "$1" };
+            let sql = format!(
+                "SELECT {step_id} AS step_id FROM {table} WHERE job_type = {first} \
+                 AND (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts)) \
+                 AND {step_id} IN ({})",
+                placeholders.join(", ")
+            );
+            let mut values: Vec<sea_orm::Value> = vec![QUEUE.into()];
+            values.extend(step_ids.into_iter().map(sea_orm::Value::from));
+            let rows = self
+                .db
+                .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+                .await
+                .map_err(|e| e.to_string())?;
+            rows.iter().map(|row| row.try_get::<String>("", "step_id").map_err(|e| e.to_string())).collect()
         })
     }
 }

@@ -2,14 +2,18 @@
 //! triggers and REST-hook deliveries.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, Strategy, WorkerBuilder, WorkerBuilderExt};
 use bacon_engine::runs::engine::RunEngine;
+use futures::Stream;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use tokio::sync::Notify;
 
 use crate::jobs::{QUEUE, StepJob};
-use crate::queue::ApalisQueue;
+use crate::queue::{ApalisQueue, Storage};
 
 /// The worker runtime failed to start.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +65,14 @@ async fn purge(db: &DatabaseConnection) {
     if let Err(e) = db.execute_unprepared(&sql).await {
         tracing::debug!(error = %e, "Purging finished jobs failed; will try again.");
     }
+}
+
+/// A stream that yields once per notification of `signal` (a stored permit included).
+fn wakeups(signal: Arc<Notify>) -> Pin<Box<dyn Stream<Item = ()> + Send + Sync>> {
+    Box::pin(futures::stream::unfold(signal, |signal| async move {
+        signal.notified().await;
+        Some(((), signal))
+    }))
 }
 
 /// Aborts the background loop (reconciler, purge) when the runtime returns.
@@ -122,18 +134,28 @@ pub async fn run_until(
     let _schedules = AbortOnDrop(schedules);
     let queue = ApalisQueue::new(&db);
     tracing::info!(backend = ?db.get_database_backend(), concurrency, "Workers started.");
-    let poll = Duration::from_millis(50);
-    let monitor = match queue {
-        ApalisQueue::Sqlite(storage) => Monitor::new().register(move |restarts| {
+    // Jobs pushed by this process wake the workers at once; the interval finds the others
+    // (another process's pushes, delayed jobs) and is the fallback for any missed wake-up.
+    let pushed = engine.jobs_pushed();
+    let strategy = move || {
+        let strategy = Strategy::new();
+        let strategy = match pushed.clone() {
+            Some(signal) => strategy.stream(wakeups(signal)),
+            None => strategy,
+        };
+        strategy.interval(Duration::from_millis(50))
+    };
+    let monitor = match queue.storage {
+        Storage::Sqlite(storage) => Monitor::new().register(move |restarts| {
             WorkerBuilder::new(format!("steps-{instance}-{restarts}"))
-                .backend(storage.clone().poll_with_interval(poll))
+                .backend(storage.clone().poll_with_strategy(strategy()))
                 .data(engine.clone())
                 .concurrency(concurrency)
                 .build(handle)
         }),
-        ApalisQueue::Postgres(storage) => Monitor::new().register(move |restarts| {
+        Storage::Postgres(storage) => Monitor::new().register(move |restarts| {
             WorkerBuilder::new(format!("steps-{instance}-{restarts}"))
-                .backend(storage.clone().with_pubsub().poll_with_interval(poll))
+                .backend(storage.clone().with_pubsub().poll_with_strategy(strategy()))
                 .data(engine.clone())
                 .concurrency(concurrency)
                 .build(handle)

@@ -126,6 +126,11 @@ impl RunEngine {
         &self.db
     }
 
+    /// The queue's in-process "jobs pushed" signal (see [`JobQueue::pushed`]).
+    pub fn jobs_pushed(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.queue.pushed()
+    }
+
     async fn graph_of(&self, db: &impl ConnectionTrait, run: &Run) -> Result<FlowGraph, RunError> {
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
         let flow: FlowId = run.flow_id.parse().map_err(|_| StoreError::not_found("flow", &run.flow_id))?;
@@ -512,8 +517,14 @@ impl RunEngine {
     /// Store or queue failures.
     pub async fn reconcile(&self) -> Result<usize, RunError> {
         let orphans = runs::orphaned_steps(&self.db, chrono::Duration::seconds(10), 500).await?;
+        // A step long past due may only be waiting behind a backlog: its job is still queued.
+        let waiting = orphans.iter().filter(|s| s.status != "running").map(|s| s.id.clone()).collect();
+        let queued = self.queue.queued(waiting).await.map_err(RunError::Queue)?;
         let mut jobs = Vec::new();
         for step in orphans {
+            if queued.contains(&step.id) {
+                continue;
+            }
             if step.status == "running" && !runs::release_expired(&self.db, &step.id).await? {
                 continue;
             }

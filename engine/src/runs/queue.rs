@@ -4,9 +4,12 @@
 //! The worker crate implements it with apalis. Jobs are pushed right after the step row is
 //! committed; the reconciler re-enqueues any step whose job was lost in between.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bacon_plugin_sdk::{BoxFuture, RetryPolicy};
+use tokio::sync::Notify;
 
 use crate::StoreError;
 use crate::enrich::{EnrichOutcome, EnrichRequest};
@@ -24,6 +27,21 @@ pub struct StepJobSpec {
 pub trait JobQueue: Send + Sync + 'static {
     /// Enqueues every job.
     fn enqueue(&self, jobs: Vec<StepJobSpec>) -> BoxFuture<'_, Result<(), String>>;
+
+    /// Notified after this queue has pushed jobs, so workers in the same process fetch them at
+    /// once instead of at their next poll. `None`: workers rely on polling (and the backend's
+    /// own wake-ups).
+    fn pushed(&self) -> Option<Arc<Notify>> {
+        None
+    }
+
+    /// Of `step_ids`, the ones whose job is still in the queue (waiting, running, or to be
+    /// delivered again): the reconciler leaves those alone. By default none are known, and every
+    /// step the reconciler finds is enqueued again (a duplicate job finds its step claimed).
+    fn queued(&self, step_ids: Vec<String>) -> BoxFuture<'_, Result<HashSet<String>, String>> {
+        let _ = step_ids;
+        Box::pin(async { Ok(HashSet::new()) })
+    }
 }
 
 /// The runtime port the engine reaches plugins through (`plugins.invokeAction` of the plugin

@@ -211,3 +211,49 @@ db_test!(
         assert_eq!(finished(&app, &run).await["status"], "succeeded");
     }
 );
+
+/// How many step jobs wait in apalis's queue table.
+async fn queued_jobs(db: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let table = if db.get_database_backend() == sea_orm::DbBackend::Sqlite { "Jobs" } else { "apalis.jobs" };
+    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE status = 'Pending'");
+    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    row.unwrap().try_get::<i64>("", "n").unwrap()
+}
+
+bacon_tests::backend_test!(
+    async fn the_reconciler_leaves_a_queued_step_alone_and_requeues_one_whose_job_is_lost(backend) {
+        use sea_orm::ConnectionTrait;
+        // No workers: the run's first step stays pending with its job in the queue.
+        let Some(app) = bacon_tests::app::spawn_app_with(backend, |c| c.workers.embedded = false).await else {
+            return bacon_tests::postgres::print_skip(module_path!());
+        };
+        let vendor = MockServer::start().await;
+        allow(&app, &vendor).await;
+        let flow = create_flow(&app, chain(vec![
+            json!({"id": "t", "type": "trigger", "config": {}}),
+            call("a", format!("{}/a", vendor.uri()), json!({})),
+        ]))
+        .await;
+        start(&app, &flow, json!({"orderId": "1"})).await;
+        let config = bacon_tests::app::test_config(app.data_dir(), app.database_url.clone(), &app.admin_key);
+        let (db, engine) = bacon_api::startup::worker_engine(&config).await.unwrap();
+        // The step has waited a minute (a backlog): past the reconciler's grace.
+        let a_minute_ago = chrono::Utc::now() - chrono::Duration::minutes(1);
+        let age = sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "UPDATE steps SET updated_at = $1",
+            [a_minute_ago.into()],
+        );
+        db.execute_raw(age).await.unwrap();
+        assert_eq!(queued_jobs(&db).await, 1);
+        assert_eq!(engine.reconcile().await.unwrap(), 0, "its job is still queued: no duplicate");
+        assert_eq!(queued_jobs(&db).await, 1);
+
+        // The job is lost (say, a crash between the commit and the push): the step gets a new one.
+        let table = if backend == bacon_tests::Backend::Sqlite { "Jobs" } else { "apalis.jobs" };
+        db.execute_unprepared(&format!("DELETE FROM {table}")).await.unwrap();
+        assert_eq!(engine.reconcile().await.unwrap(), 1);
+        assert_eq!(queued_jobs(&db).await, 1);
+    }
+);

@@ -12,7 +12,7 @@ use anyhow::Context;
 use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, TaskSink, WorkerBuilder, WorkerBuilderExt};
 use bacon_engine::database::{self, DatabaseOptions, SqliteDurability};
 use bacon_worker::jobs::{QUEUE, StepJob};
-use bacon_worker::queue::ApalisQueue;
+use bacon_worker::queue::{ApalisQueue, Storage};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 /// What each job's handler does.
@@ -137,9 +137,9 @@ pub async fn measure(
     };
     for chunk in (0..jobs).collect::<Vec<_>>().chunks(100) {
         let batch: Vec<StepJob> = chunk.iter().map(|&n| job(n)).collect();
-        match &queue {
-            ApalisQueue::Sqlite(storage) => storage.clone().push_bulk(batch).await?,
-            ApalisQueue::Postgres(storage) => storage.clone().push_bulk(batch).await?,
+        match &queue.storage {
+            Storage::Sqlite(storage) => storage.clone().push_bulk(batch).await?,
+            Storage::Postgres(storage) => storage.clone().push_bulk(batch).await?,
         }
     }
     let probe = Probe(Arc::new(ProbeState {
@@ -154,8 +154,8 @@ pub async fn measure(
     let purge = purge_every_second(db.clone());
     let poll = Duration::from_millis(50);
     let concurrency = 8;
-    let monitor = match queue {
-        ApalisQueue::Sqlite(storage) => {
+    let monitor = match queue.storage {
+        Storage::Sqlite(storage) => {
             let probe = probe.clone();
             Monitor::new().register(move |restarts| {
                 WorkerBuilder::new(format!("baseline-{restarts}"))
@@ -165,7 +165,7 @@ pub async fn measure(
                     .build(handle)
             })
         }
-        ApalisQueue::Postgres(storage) => {
+        Storage::Postgres(storage) => {
             let probe = probe.clone();
             Monitor::new().register(move |restarts| {
                 WorkerBuilder::new(format!("baseline-{restarts}"))
