@@ -9,6 +9,7 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 
+use super::graphs::GraphCache;
 use super::plan::{self, Outcome, StepState};
 use super::queue::{ActionRuntime, JobQueue, StepJobSpec};
 use crate::StoreError;
@@ -52,6 +53,8 @@ pub struct RunEngine {
     hooks: Option<HookDispatcher>,
     /// Sends queued channel messages, when configured.
     channels: Option<ChannelOutbox>,
+    /// Parsed graphs of the flow versions runs use.
+    graphs: GraphCache,
 }
 
 fn step_state(step: &Step) -> StepState {
@@ -64,29 +67,33 @@ fn step_state(step: &Step) -> StepState {
     }
 }
 
-/// Publishes `run.succeeded` / `run.failed` to REST-hook subscribers, in the run's transaction.
-async fn publish_run_end(
-    txn: &DatabaseTransaction,
-    run: &Run,
-    status: &str,
-    error: Option<Value>,
-) -> Result<(), StoreError> {
+/// Publishes `run.succeeded` / `run.failed` (the run's status) to REST-hook subscribers, in the
+/// run's transaction.
+async fn publish_run_end(txn: &DatabaseTransaction, run: &Run) -> Result<(), StoreError> {
     let data = json!({
         "runId": run.id,
         "flowId": run.flow_id,
         "flowVersion": run.flow_version,
-        "status": status,
-        "error": error,
+        "status": run.status,
+        "error": run.error,
         "startedAt": run.started_at,
-        "finishedAt": Utc::now(),
+        "finishedAt": run.finished_at,
     });
-    store::rest_hooks::publish(txn, &run.tenant_id, &format!("run.{status}"), data).await?;
+    store::rest_hooks::publish(txn, &run.tenant_id, &format!("run.{}", run.status), data).await?;
     Ok(())
 }
 
 impl RunEngine {
     pub fn new(db: DatabaseConnection, runtime: Arc<dyn ActionRuntime>, queue: Arc<dyn JobQueue>) -> Self {
-        Self { db, runtime, queue, lease: Duration::from_secs(DEFAULT_LEASE_SECS), hooks: None, channels: None }
+        Self {
+            db,
+            runtime,
+            queue,
+            lease: Duration::from_secs(DEFAULT_LEASE_SECS),
+            hooks: None,
+            channels: None,
+            graphs: GraphCache::default(),
+        }
     }
 
     /// Delivers run events to REST-hook subscribers (the workers call [`RunEngine::deliver_hooks`]).
@@ -131,11 +138,24 @@ impl RunEngine {
         self.queue.pushed()
     }
 
-    async fn graph_of(&self, db: &impl ConnectionTrait, run: &Run) -> Result<FlowGraph, RunError> {
+    /// The graph of the run's flow version: from the cache, else read once and cached.
+    async fn graph_of(&self, db: &impl ConnectionTrait, run: &Run) -> Result<Arc<FlowGraph>, RunError> {
+        if let Some(graph) = self.graphs.get(&run.flow_id, run.flow_version) {
+            return Ok(graph);
+        }
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
         let flow: FlowId = run.flow_id.parse().map_err(|_| StoreError::not_found("flow", &run.flow_id))?;
         let version = store::flows::get_version(db, tenant, flow, run.flow_version).await?;
-        serde_json::from_value(version.graph).map_err(|e| RunError::BadGraph(e.to_string()))
+        let graph: Arc<FlowGraph> =
+            Arc::new(serde_json::from_value(version.graph).map_err(|e| RunError::BadGraph(e.to_string()))?);
+        self.graphs.insert(&run.flow_id, run.flow_version, graph.clone());
+        Ok(graph)
+    }
+
+    /// The bot of the run's flow, if any (settings are resolved for it).
+    async fn bot_of(&self, tenant: TenantId, run: &Run) -> Option<BotId> {
+        let flow: FlowId = run.flow_id.parse().ok()?;
+        store::flows::head(&self.db, tenant, flow).await.ok()?.bot_id?.parse().ok()
     }
 
     async fn begin(&self) -> Result<DatabaseTransaction, RunError> {
@@ -167,21 +187,38 @@ impl RunEngine {
         trigger: Option<Value>,
         idempotency_key: Option<String>,
     ) -> Result<(Run, bool), RunError> {
-        let current = store::flows::get(&self.db, tenant, flow).await?;
+        let head = store::flows::head(&self.db, tenant, flow).await?;
         let version = match version {
+            Some(v) if v == head.version => v,
             Some(v) => store::flows::get_version(&self.db, tenant, flow, v).await?.version,
-            None => current.version,
+            None => head.version,
         };
-        let (run, created) = runs::create(
-            &self.db,
-            NewRun { tenant_id: tenant, flow_id: flow, flow_version: version, idempotency_key, input, trigger },
-        )
-        .await?;
-        if created {
-            tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
-            self.advance(&run.id).await?;
+        if let Some(key) = &idempotency_key
+            && let Some(existing) = runs::find_by_idempotency_key(&self.db, tenant, flow, key).await?
+        {
+            return Ok((existing, false));
         }
-        Ok((runs::get_any(&self.db, &run.id).await?, created))
+        // The run and its first steps commit together.
+        let txn = self.begin().await?;
+        let new = NewRun { tenant_id: tenant, flow_id: flow, flow_version: version, idempotency_key, input, trigger };
+        let key = new.idempotency_key.clone();
+        let run = match runs::insert(&txn, new).await {
+            Ok(run) => run,
+            Err(StoreError::Conflict { .. }) if key.is_some() => {
+                // Another request with the same key won the race.
+                txn.rollback().await.map_err(StoreError::from)?;
+                let key = key.unwrap_or_default();
+                let existing = runs::find_by_idempotency_key(&self.db, tenant, flow, &key).await?;
+                return Ok((existing.ok_or_else(|| StoreError::not_found("run", key))?, false));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
+        // Nobody else sees the run before the commit: no lock needed.
+        let (jobs, run) = self.advance_in(&txn, run).await?;
+        Self::commit(txn).await?;
+        self.enqueue(jobs).await?;
+        Ok((run, true))
     }
 
     /// Replays the run's graph: creates and enqueues the steps that are now ready, and finishes
@@ -191,19 +228,22 @@ impl RunEngine {
     /// Store, graph or queue failures.
     pub async fn advance(&self, run_id: &str) -> Result<(), RunError> {
         let txn = self.begin().await?;
-        let jobs = self.advance_in(&txn, run_id).await?;
+        let run = runs::lock_run(&txn, run_id).await?;
+        let (jobs, _) = self.advance_in(&txn, run).await?;
         Self::commit(txn).await?;
         self.enqueue(jobs).await
     }
 
-    /// [`RunEngine::advance`] inside `txn`: locks the run, inserts the ready steps and returns
-    /// their jobs, to be enqueued once `txn` has committed (the reconciler covers a crash between
-    /// the commit and the enqueue).
-    async fn advance_in(&self, txn: &DatabaseTransaction, run_id: &str) -> Result<Vec<StepJobSpec>, RunError> {
-        let run = runs::lock_run(txn, run_id).await?;
+    /// [`RunEngine::advance`] inside `txn`, on a run the caller has locked (or just created):
+    /// inserts the ready steps and returns their jobs, to be enqueued once `txn` has committed
+    /// (the reconciler covers a crash between the commit and the enqueue), and the run as it
+    /// now stands.
+    async fn advance_in(&self, txn: &DatabaseTransaction, mut run: Run) -> Result<(Vec<StepJobSpec>, Run), RunError> {
         if run.status != "running" {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), run));
         }
+        let run_id = run.id.clone();
+        let run_id = run_id.as_str();
         let graph = self.graph_of(txn, &run).await?;
         let steps = runs::steps_of(txn, run_id).await?;
         let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
@@ -224,19 +264,19 @@ impl RunEngine {
         match plan.outcome {
             Outcome::Waiting => {}
             Outcome::Succeeded => {
-                if runs::set_run_state(txn, run_id, "succeeded", vars, None).await? {
-                    tracing::info!(run.id = %run_id, "Run succeeded.");
-                    publish_run_end(txn, &run, "succeeded", None).await?;
+                if runs::end_run(txn, &mut run, "succeeded", vars, None).await? {
+                    tracing::info!(run.id = %run.id, "Run succeeded.");
+                    publish_run_end(txn, &run).await?;
                 }
             }
             Outcome::Failed(error) => {
-                if runs::set_run_state(txn, run_id, "failed", vars, Some(error.clone())).await? {
-                    tracing::info!(run.id = %run_id, "Run failed.");
-                    publish_run_end(txn, &run, "failed", Some(error)).await?;
+                if runs::end_run(txn, &mut run, "failed", vars, Some(error)).await? {
+                    tracing::info!(run.id = %run.id, "Run failed.");
+                    publish_run_end(txn, &run).await?;
                 }
             }
         }
-        Ok(jobs)
+        Ok((jobs, run))
     }
 
     /// Finishes a step that ran no action (a delay, a broken node) and advances the run, in one
@@ -250,9 +290,9 @@ impl RunEngine {
         error: Option<Value>,
     ) -> Result<(), RunError> {
         let txn = self.begin().await?;
-        runs::lock_run(&txn, run_id).await?;
+        let run = runs::lock_run(&txn, run_id).await?;
         runs::finish_step(&txn, step_id, status, None, output, error, None).await?;
-        let jobs = self.advance_in(&txn, run_id).await?;
+        let (jobs, _) = self.advance_in(&txn, run).await?;
         Self::commit(txn).await?;
         self.enqueue(jobs).await
     }
@@ -323,14 +363,7 @@ impl RunEngine {
             }
         };
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
-        let flow = store::flows::get(
-            &self.db,
-            tenant,
-            run.flow_id.parse().map_err(|_| StoreError::not_found("flow", &run.flow_id))?,
-        )
-        .await
-        .ok();
-        let bot: Option<BotId> = flow.and_then(|f| f.bot_id).and_then(|b| b.parse().ok());
+        let bot = self.bot_of(tenant, &run).await;
         let attempt = step.attempt.max(1) as u32;
         let outcome = self
             .runtime
@@ -379,9 +412,7 @@ impl RunEngine {
         config: &AiContextConfig,
     ) -> Result<(), RunError> {
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
-        let flow: FlowId = run.flow_id.parse().map_err(|_| StoreError::not_found("flow", &run.flow_id))?;
-        let bot: Option<BotId> =
-            store::flows::get(&self.db, tenant, flow).await.ok().and_then(|f| f.bot_id).and_then(|b| b.parse().ok());
+        let bot = self.bot_of(tenant, run).await;
         // The run's vars are stored when it ends: replay the plan for the current ones.
         let steps = runs::steps_of(&self.db, &run.id).await?;
         let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
@@ -402,7 +433,7 @@ impl RunEngine {
         let input = request.describe();
         let outcome = self.runtime.enrich_context(request).await?;
         let txn = self.begin().await?;
-        runs::lock_run(&txn, &run.id).await?;
+        let locked = runs::lock_run(&txn, &run.id).await?;
         for row in &outcome.deferred_audit {
             audit::append(&txn, row.clone()).await?;
         }
@@ -414,7 +445,7 @@ impl RunEngine {
             skipped = outcome.skipped.len(),
             "AI context collected."
         );
-        let jobs = self.advance_in(&txn, &run.id).await?;
+        let (jobs, _) = self.advance_in(&txn, locked).await?;
         Self::commit(txn).await?;
         self.enqueue(jobs).await
     }
@@ -434,7 +465,7 @@ impl RunEngine {
         let step_id = step.id.as_str();
         let attempt = step.attempt.max(1) as u32;
         let txn = self.begin().await?;
-        runs::lock_run(&txn, run_id).await?;
+        let locked = runs::lock_run(&txn, run_id).await?;
         for row in audit_rows {
             audit::append(&txn, row.clone()).await?;
         }
@@ -442,7 +473,7 @@ impl RunEngine {
             Ok(output) => {
                 runs::finish_step(&txn, step_id, "succeeded", Some(payload), Some(output), None, None).await?;
                 tracing::info!(run.id = %run.id, step.id = %step.id, attempt, "Step succeeded.");
-                self.advance_in(&txn, run_id).await?
+                self.advance_in(&txn, locked).await?.0
             }
             Err(err) => {
                 let error = json!({"kind": err.outcome(), "message": err.to_string()});
@@ -456,7 +487,7 @@ impl RunEngine {
                 } else {
                     runs::finish_step(&txn, step_id, "failed", Some(payload), None, Some(error), None).await?;
                     tracing::info!(run.id = %run.id, step.id = %step.id, attempt, "Step failed.");
-                    self.advance_in(&txn, run_id).await?
+                    self.advance_in(&txn, locked).await?.0
                 }
             }
         };
@@ -483,7 +514,7 @@ impl RunEngine {
     pub async fn retry(&self, tenant: TenantId, run: RunId) -> Result<Run, RunError> {
         let current = runs::get(&self.db, tenant, run).await?;
         let txn = self.begin().await?;
-        runs::lock_run(&txn, &current.id).await?;
+        let mut locked = runs::lock_run(&txn, &current.id).await?;
         if !runs::reopen_run(&txn, &current.id).await? {
             txn.rollback().await.map_err(StoreError::from)?;
             let status = runs::get(&self.db, tenant, run).await?.status;
@@ -494,7 +525,8 @@ impl RunEngine {
             .into_iter()
             .map(|step_id| StepJobSpec { run_id: current.id.clone(), step_id, delay: Duration::ZERO })
             .collect::<Vec<_>>();
-        jobs.extend(self.advance_in(&txn, &current.id).await?);
+        locked.status = "running".into();
+        jobs.extend(self.advance_in(&txn, locked).await?.0);
         Self::commit(txn).await?;
         self.enqueue(jobs).await?;
         Ok(runs::get(&self.db, tenant, run).await?)

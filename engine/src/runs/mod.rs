@@ -1,9 +1,11 @@
 //! Runs: starting them, advancing them, executing their durable steps, recovering orphans.
 //!
+//! - [`graphs`]: the cache of parsed flow-version graphs.
 //! - [`plan`]: the pure replay of a graph against its steps' outcomes.
 //! - [`queue`]: the [`queue::JobQueue`] port the worker crate implements with apalis.
 //! - [`engine`]: [`engine::RunEngine`], the operations the API and the workers call.
 
 pub mod engine;
+pub mod graphs;
 pub mod plan;
 pub mod queue;

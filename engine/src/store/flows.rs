@@ -128,6 +128,22 @@ async fn find_row(db: &impl ConnectionTrait, tenant: TenantId, id: FlowId) -> Re
         .ok_or_else(|| StoreError::not_found("flow", id))
 }
 
+/// What starting and running a flow needs of it: its current version and its bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowHead {
+    pub version: i32,
+    pub bot_id: Option<String>,
+}
+
+/// The flow's [`FlowHead`], in one query.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when it does not exist for this tenant (or was deleted).
+pub async fn head(db: &impl ConnectionTrait, tenant: TenantId, id: FlowId) -> Result<FlowHead, StoreError> {
+    let row = find_row(db, tenant, id).await?;
+    Ok(FlowHead { version: row.current_version, bot_id: row.bot_id })
+}
+
 /// A version of a flow of this tenant.
 ///
 /// # Errors

@@ -5,7 +5,7 @@ use bacon_entities::{runs, steps};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryIntoModel,
 };
 use serde_json::{Map, Value};
 
@@ -137,8 +137,29 @@ pub async fn create(db: &impl ConnectionTrait, new: NewRun) -> Result<(Run, bool
     {
         return Ok((existing, false));
     }
+    let (tenant, flow, key) = (new.tenant_id, new.flow_id, new.idempotency_key.clone());
+    match insert(db, new).await {
+        Ok(run) => Ok((run, true)),
+        // Two requests with the same key raced: the other one won.
+        Err(StoreError::Conflict { .. }) if key.is_some() => {
+            let key = key.unwrap_or_default();
+            find_by_idempotency_key(db, tenant, flow, &key)
+                .await?
+                .map(|r| (r, false))
+                .ok_or_else(|| StoreError::not_found("run", key))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Inserts a run (status `running`); `Conflict` when its idempotency key is taken (inside a
+/// PostgreSQL transaction, the transaction is then aborted: roll it back and look the run up).
+///
+/// # Errors
+/// `Conflict`, or a database failure.
+pub async fn insert(db: &impl ConnectionTrait, new: NewRun) -> Result<Run, StoreError> {
     let now = Utc::now();
-    let inserted = runs::ActiveModel {
+    let run = runs::ActiveModel {
         id: Set(RunId::generate().to_string()),
         tenant_id: Set(new.tenant_id.to_string()),
         flow_id: Set(new.flow_id.to_string()),
@@ -153,20 +174,10 @@ pub async fn create(db: &impl ConnectionTrait, new: NewRun) -> Result<(Run, bool
         updated_at: Set(now),
         started_at: Set(Some(now)),
         finished_at: Set(None),
-    }
-    .insert(db)
-    .await;
-    match inserted {
-        Ok(model) => Ok((run_of(model), true)),
-        Err(e) => match (StoreError::from_db("run", e), &new.idempotency_key) {
-            // Two requests with the same key raced: the other one won.
-            (StoreError::Conflict { .. }, Some(key)) => find_by_idempotency_key(db, new.tenant_id, new.flow_id, key)
-                .await?
-                .map(|r| (r, false))
-                .ok_or_else(|| StoreError::not_found("run", key)),
-            (e, _) => Err(e),
-        },
-    }
+    };
+    runs::Entity::insert(run.clone()).exec_without_returning(db).await.map_err(|e| StoreError::from_db("run", e))?;
+    // Every column was set above: the row is known without reading it back.
+    Ok(run_of(run.try_into_model()?))
 }
 
 /// A run of this tenant.
@@ -284,14 +295,15 @@ pub async fn insert_step(
     };
     // ON CONFLICT DO NOTHING rather than catching the violation: inside a PostgreSQL transaction
     // a failed statement would abort the whole transaction.
-    let inserted = steps::Entity::insert(step)
+    let inserted = steps::Entity::insert(step.clone())
         .on_conflict(OnConflict::columns([steps::Column::RunId, steps::Column::NodeId]).do_nothing().to_owned())
         .exec_without_returning(db)
         .await?;
     if inserted == 0 {
         return Ok(None);
     }
-    get_step(db, &id).await
+    // Every column was set above: the row is known without reading it back.
+    Ok(Some(step_of(step.try_into_model()?)))
 }
 
 /// Claims a step for one attempt: `pending|retrying -> running`, attempt + 1, with a lease.
@@ -305,7 +317,7 @@ pub async fn claim_step(
     lease: ChronoDuration,
 ) -> Result<Option<Step>, StoreError> {
     let now = Utc::now();
-    let result = steps::Entity::update_many()
+    let claimed = steps::Entity::update_many()
         .col_expr(steps::Column::Status, Expr::value("running"))
         .col_expr(steps::Column::Attempt, Expr::col(steps::Column::Attempt).add(1))
         .col_expr(steps::Column::LeaseUntil, Expr::value(Some(now + lease)))
@@ -314,12 +326,9 @@ pub async fn claim_step(
         .filter(steps::Column::Id.eq(step_id))
         .filter(steps::Column::Status.is_in(["pending", "retrying"]))
         .filter(Condition::any().add(steps::Column::NextAttemptAt.is_null()).add(steps::Column::NextAttemptAt.lte(now)))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    if result.rows_affected == 0 {
-        return Ok(None);
-    }
-    Ok(steps::Entity::find_by_id(step_id.to_string()).one(db).await?.map(step_of))
+    Ok(claimed.into_iter().next().map(step_of))
 }
 
 /// A step by id (workers only).
@@ -361,30 +370,38 @@ pub async fn finish_step(
     Ok(result.rows_affected == 1)
 }
 
-/// Sets a run's status (and error / vars) unless it has already finished.
+/// Ends a `running` run with `status` (and its vars and error); `run` then holds what was
+/// written. `false` (and `run` unchanged) when it had already ended.
 ///
 /// # Errors
 /// On a database failure.
-pub async fn set_run_state(
+pub async fn end_run(
     db: &impl ConnectionTrait,
-    run_id: &str,
+    run: &mut Run,
     status: &str,
     vars: Value,
     error: Option<Value>,
 ) -> Result<bool, StoreError> {
     let now = Utc::now();
-    let finished = (status != "running").then_some(now);
     let result = runs::Entity::update_many()
         .col_expr(runs::Column::Status, Expr::value(status))
-        .col_expr(runs::Column::Vars, Expr::value(vars))
-        .col_expr(runs::Column::Error, Expr::value(error))
-        .col_expr(runs::Column::FinishedAt, Expr::value(finished))
+        .col_expr(runs::Column::Vars, Expr::value(vars.clone()))
+        .col_expr(runs::Column::Error, Expr::value(error.clone()))
+        .col_expr(runs::Column::FinishedAt, Expr::value(Some(now)))
         .col_expr(runs::Column::UpdatedAt, Expr::value(now))
-        .filter(runs::Column::Id.eq(run_id))
+        .filter(runs::Column::Id.eq(run.id.as_str()))
         .filter(runs::Column::Status.eq("running"))
         .exec(db)
         .await?;
-    Ok(result.rows_affected == 1)
+    if result.rows_affected != 1 {
+        return Ok(false);
+    }
+    run.status = status.to_string();
+    run.vars = vars;
+    run.error = error;
+    run.finished_at = Some(now);
+    run.updated_at = now;
+    Ok(true)
 }
 
 /// Puts a finished run back to `running` (retry from the failed step).
