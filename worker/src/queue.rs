@@ -2,14 +2,14 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use apalis::prelude::{TaskBuilder, TaskSink};
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use bacon_engine::runs::queue::{JobQueue, StepJobSpec};
 use bacon_plugin_sdk::BoxFuture;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
 use tokio::sync::Notify;
 
 use crate::jobs::{QUEUE, StepJob};
@@ -60,6 +60,33 @@ fn whole_seconds(delay: Duration) -> Duration {
     if delay.subsec_nanos() == 0 { delay } else { Duration::from_secs(delay.as_secs() + 1) }
 }
 
+/// The INSERT apalis's `push_tasks` (`queries/task/sink.sql` of apalis-sqlite and
+/// apalis-postgres 1.0) makes for one task, as a statement that can run in any transaction:
+/// the payload is `StepJob`'s JSON (apalis's `JsonCodec`), no priority, no metadata, no
+/// idempotency key, and `run_at` as `TaskBuilder::run_after` computes it. apalis's own
+/// function needs an sqlx connection, which a sea-orm transaction does not hand out.
+fn insert_job(backend: DbBackend, job: &StepJobSpec) -> Result<Statement, String> {
+    let payload = serde_json::to_vec(&StepJob { run_id: job.run_id.clone(), step_id: job.step_id.clone() })
+        .map_err(|e| e.to_string())?;
+    let run_at =
+        (SystemTime::now() + whole_seconds(job.delay)).duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs()
+            as i64;
+    let id = ulid::Ulid::generate().to_string();
+    let attempts = DELIVERY_ATTEMPTS as i64;
+    let sql = match backend {
+        DbBackend::Sqlite => {
+            "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) \
+             VALUES ($1, $2, $3, 'Pending', 0, $4, $5, 0, '{}')"
+        }
+        _ => {
+            "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) \
+             VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), 0, ''::hstore)"
+        }
+    };
+    let values: [sea_orm::Value; 5] = [payload.into(), id.into(), QUEUE.into(), attempts.into(), run_at.into()];
+    Ok(Statement::from_sql_and_values(backend, sql, values))
+}
+
 impl JobQueue for ApalisQueue {
     fn enqueue(&self, jobs: Vec<StepJobSpec>) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
@@ -76,6 +103,19 @@ impl JobQueue for ApalisQueue {
             // One stored permit wakes the next poll: pushes in between coalesce into one fetch.
             self.pushed.notify_one();
             Ok(())
+        })
+    }
+
+    fn enqueue_in<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        jobs: &'a [StepJobSpec],
+    ) -> BoxFuture<'a, Result<bool, String>> {
+        Box::pin(async move {
+            for job in jobs {
+                txn.execute_raw(insert_job(txn.get_database_backend(), job)?).await.map_err(|e| e.to_string())?;
+            }
+            Ok(true)
         })
     }
 

@@ -166,6 +166,25 @@ impl RunEngine {
         Ok(txn.commit().await.map_err(StoreError::from)?)
     }
 
+    /// Pushes `jobs` inside `txn` when the queue can (DESIGN.md §4: the next steps' jobs commit
+    /// with the outcome), commits, and wakes this process's workers. Returns the jobs still to
+    /// enqueue after the commit (a queue that cannot push in a transaction).
+    async fn commit_with(
+        &self,
+        txn: DatabaseTransaction,
+        jobs: Vec<StepJobSpec>,
+    ) -> Result<Vec<StepJobSpec>, RunError> {
+        let in_txn = !jobs.is_empty() && self.queue.enqueue_in(&txn, &jobs).await.map_err(RunError::Queue)?;
+        Self::commit(txn).await?;
+        if !in_txn {
+            return Ok(jobs);
+        }
+        if let Some(pushed) = self.queue.pushed() {
+            pushed.notify_one();
+        }
+        Ok(Vec::new())
+    }
+
     async fn enqueue(&self, jobs: Vec<StepJobSpec>) -> Result<(), RunError> {
         if jobs.is_empty() {
             return Ok(());
@@ -216,7 +235,7 @@ impl RunEngine {
         tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
         // Nobody else sees the run before the commit: no lock needed.
         let (jobs, run) = self.advance_in(&txn, run).await?;
-        Self::commit(txn).await?;
+        let jobs = self.commit_with(txn, jobs).await?;
         self.enqueue(jobs).await?;
         Ok((run, true))
     }
@@ -230,7 +249,7 @@ impl RunEngine {
         let txn = self.begin().await?;
         let run = runs::lock_run(&txn, run_id).await?;
         let (jobs, _) = self.advance_in(&txn, run).await?;
-        Self::commit(txn).await?;
+        let jobs = self.commit_with(txn, jobs).await?;
         self.enqueue(jobs).await
     }
 
@@ -293,7 +312,7 @@ impl RunEngine {
         let run = runs::lock_run(&txn, run_id).await?;
         runs::finish_step(&txn, step_id, status, None, output, error, None).await?;
         let (jobs, _) = self.advance_in(&txn, run).await?;
-        Self::commit(txn).await?;
+        let jobs = self.commit_with(txn, jobs).await?;
         self.enqueue(jobs).await
     }
 
@@ -446,12 +465,13 @@ impl RunEngine {
             "AI context collected."
         );
         let (jobs, _) = self.advance_in(&txn, locked).await?;
-        Self::commit(txn).await?;
+        let jobs = self.commit_with(txn, jobs).await?;
         self.enqueue(jobs).await
     }
 
     /// Records an attempt in one transaction: its audit rows, the step's outcome, and (when the
-    /// step is done) the run's next steps or its end. Returns the jobs to enqueue after commit.
+    /// step is done) the run's next steps, with their jobs, or its end. Returns the jobs still to
+    /// enqueue after the commit (see [`RunEngine::commit_with`]).
     async fn record_outcome(
         &self,
         run: &Run,
@@ -491,8 +511,7 @@ impl RunEngine {
                 }
             }
         };
-        Self::commit(txn).await?;
-        Ok(jobs)
+        self.commit_with(txn, jobs).await
     }
 
     /// Cancels a running run.
@@ -527,7 +546,7 @@ impl RunEngine {
             .collect::<Vec<_>>();
         locked.status = "running".into();
         jobs.extend(self.advance_in(&txn, locked).await?.0);
-        Self::commit(txn).await?;
+        let jobs = self.commit_with(txn, jobs).await?;
         self.enqueue(jobs).await?;
         Ok(runs::get(&self.db, tenant, run).await?)
     }

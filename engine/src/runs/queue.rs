@@ -1,14 +1,17 @@
 //! The engine's ports: [`JobQueue`] (how a step gets executed, now or later) and
 //! [`ActionRuntime`] (how a step reaches a plugin: its actions, and its context enrichers).
 //!
-//! The worker crate implements it with apalis. Jobs are pushed right after the step row is
-//! committed; the reconciler re-enqueues any step whose job was lost in between.
+//! The worker crate implements it with apalis, pushing a step's job in the transaction that
+//! creates (or reschedules) the step. A queue that cannot ([`JobQueue::enqueue_in`] answers
+//! `false`) gets the jobs right after the commit, and the reconciler re-enqueues any step whose
+//! job was lost in between.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bacon_plugin_sdk::{BoxFuture, RetryPolicy};
+use sea_orm::DatabaseTransaction;
 use tokio::sync::Notify;
 
 use crate::StoreError;
@@ -27,6 +30,17 @@ pub struct StepJobSpec {
 pub trait JobQueue: Send + Sync + 'static {
     /// Enqueues every job.
     fn enqueue(&self, jobs: Vec<StepJobSpec>) -> BoxFuture<'_, Result<(), String>>;
+
+    /// Enqueues every job inside `txn`, so the jobs commit (or roll back) with the step rows
+    /// they execute. `false` when this queue cannot: the caller enqueues them after the commit.
+    fn enqueue_in<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        jobs: &'a [StepJobSpec],
+    ) -> BoxFuture<'a, Result<bool, String>> {
+        let _ = (txn, jobs);
+        Box::pin(async { Ok(false) })
+    }
 
     /// Notified after this queue has pushed jobs, so workers in the same process fetch them at
     /// once instead of at their next poll. `None`: workers rely on polling (and the backend's
