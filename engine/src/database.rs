@@ -90,10 +90,9 @@ pub async fn connect(options: &DatabaseOptions) -> Result<DatabaseConnection, Co
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
-            // sea-orm checks a connection out per statement: a ping on each checkout doubled the
-            // round trips (docs/benchmarks.md). A broken connection (a restarted server) fails one
-            // statement instead, and sqlx's ping on release, which it always does, drops it.
-            .test_before_acquire(false)
+            // The ping on checkout stays: an idle connection a server restart or a network timeout
+            // killed would otherwise fail its next statement, and when that is the commit of a
+            // step's outcome the action has already run and would run again after the lease.
             .connect_with(connect)
             .await
             .map_err(ConnectError::Connect)?;

@@ -232,10 +232,10 @@ impl RunEngine {
             }
             Err(e) => return Err(e.into()),
         };
-        tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
         // Nobody else sees the run before the commit: no lock needed.
         let (jobs, run) = self.advance_in(&txn, run).await?;
         let jobs = self.commit_with(txn, jobs).await?;
+        tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
         self.enqueue(jobs).await?;
         Ok((run, true))
     }
@@ -570,7 +570,11 @@ impl RunEngine {
         let orphans = runs::orphaned_steps(&self.db, chrono::Duration::seconds(10), 500).await?;
         // A step long past due may only be waiting behind a backlog: its job is still queued.
         let waiting = orphans.iter().filter(|s| s.status != "running").map(|s| s.id.clone()).collect();
-        let queued = self.queue.queued(waiting).await.map_err(RunError::Queue)?;
+        let queued = self.queue.queued(waiting).await.unwrap_or_else(|e| {
+            // Re-enqueue them all rather than skip the pass: a duplicate job finds its step claimed.
+            tracing::warn!(error = %e, "Could not read the queue; past-due steps are enqueued again.");
+            std::collections::HashSet::new()
+        });
         let mut jobs = Vec::new();
         for step in orphans {
             if queued.contains(&step.id) {
