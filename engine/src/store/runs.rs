@@ -2,7 +2,7 @@
 //! duplicate or late job finds nothing to claim and does nothing.
 
 use bacon_entities::{runs, steps};
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryIntoModel,
@@ -31,6 +31,12 @@ pub struct Run {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Now, at the precision the databases store (microseconds), for rows returned without being
+/// read back: the same values a later read gives.
+fn stored_now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
 }
 
 /// A step as stored.
@@ -158,7 +164,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewRun) -> Result<(Run, bool
 /// # Errors
 /// `Conflict`, or a database failure.
 pub async fn insert(db: &impl ConnectionTrait, new: NewRun) -> Result<Run, StoreError> {
-    let now = Utc::now();
+    let now = stored_now();
     let run = runs::ActiveModel {
         id: Set(RunId::generate().to_string()),
         tenant_id: Set(new.tenant_id.to_string()),
@@ -272,7 +278,7 @@ pub async fn insert_step(
     max_attempts: i32,
     due: Option<DateTime<Utc>>,
 ) -> Result<Option<Step>, StoreError> {
-    let now = Utc::now();
+    let now = stored_now();
     let id = StepId::generate().to_string();
     let step = steps::ActiveModel {
         id: Set(id.clone()),
@@ -382,7 +388,7 @@ pub async fn end_run(
     vars: Value,
     error: Option<Value>,
 ) -> Result<bool, StoreError> {
-    let now = Utc::now();
+    let now = stored_now();
     let result = runs::Entity::update_many()
         .col_expr(runs::Column::Status, Expr::value(status))
         .col_expr(runs::Column::Vars, Expr::value(vars.clone()))
