@@ -3,6 +3,7 @@
 //! - [`jobs`]: the job type (`StepJob { runId, stepId }`).
 //! - [`queue`]: [`queue::ApalisQueue`], the engine's `JobQueue` port over apalis storage.
 //! - [`runtime`]: the worker pool, the reconciler and the purge of finished job rows.
+//! - [`wakeups`]: when workers look for due jobs (in-process pushes, and a polling interval).
 //!
 //! apalis owns delivery (at least once); the engine owns state (steps are claimed with a
 //! guarded UPDATE, so a duplicate job does nothing). Design notes from the measured apalis
@@ -13,5 +14,6 @@
 pub mod jobs;
 pub mod queue;
 pub mod runtime;
+pub mod wakeups;
 
 pub use runtime::{WorkerError, prepare_storage, run_until};

@@ -2,18 +2,15 @@
 //! triggers and REST-hook deliveries.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, Strategy, WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt};
 use bacon_engine::runs::engine::RunEngine;
-use futures::Stream;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
-use tokio::sync::Notify;
 
 use crate::jobs::{QUEUE, StepJob};
 use crate::queue::{ApalisQueue, Storage};
+use crate::wakeups::Wakeups;
 
 /// The worker runtime failed to start.
 #[derive(Debug, thiserror::Error)]
@@ -65,14 +62,6 @@ async fn purge(db: &DatabaseConnection) {
     if let Err(e) = db.execute_unprepared(&sql).await {
         tracing::debug!(error = %e, "Purging finished jobs failed; will try again.");
     }
-}
-
-/// A stream that yields once per notification of `signal` (a stored permit included).
-fn wakeups(signal: Arc<Notify>) -> Pin<Box<dyn Stream<Item = ()> + Send + Sync>> {
-    Box::pin(futures::stream::unfold(signal, |signal| async move {
-        signal.notified().await;
-        Some(((), signal))
-    }))
 }
 
 /// Aborts the background loop (reconciler, purge) when the runtime returns.
@@ -135,16 +124,10 @@ pub async fn run_until(
     let queue = ApalisQueue::new(&db);
     tracing::info!(backend = ?db.get_database_backend(), concurrency, "Workers started.");
     // Jobs pushed by this process wake the workers at once; the interval finds the others
-    // (another process's pushes, delayed jobs) and is the fallback for any missed wake-up.
+    // (another process's pushes, delayed jobs coming due) and is the fallback for any missed
+    // wake-up. Built per worker start: the strategy holds a timer of the worker's runtime.
     let pushed = engine.jobs_pushed();
-    let strategy = move || {
-        let strategy = Strategy::new();
-        let strategy = match pushed.clone() {
-            Some(signal) => strategy.stream(wakeups(signal)),
-            None => strategy,
-        };
-        strategy.interval(Duration::from_millis(50))
-    };
+    let strategy = move || Wakeups::new(Duration::from_millis(50), pushed.clone());
     let monitor = match queue.storage {
         Storage::Sqlite(storage) => Monitor::new().register(move |restarts| {
             WorkerBuilder::new(format!("steps-{instance}-{restarts}"))

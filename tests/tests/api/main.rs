@@ -11,6 +11,7 @@ mod health;
 mod input;
 mod plugins;
 mod rest_hooks;
+mod retry_timing;
 mod runs;
 mod triggers;
 mod vendor_flow;
