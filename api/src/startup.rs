@@ -26,6 +26,8 @@ use bacon_engine::secrets::cipher::Keyring;
 use bacon_engine::secrets::keyfiles::KeyFiles;
 use bacon_engine::secrets::manager::Secrets;
 use bacon_engine::secrets::rotation;
+use bacon_engine::work::JobQueue;
+use bacon_engine::work::runner::WorkRunner;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -104,9 +106,8 @@ pub struct Application {
     db: DatabaseConnection,
     embedded_workers: bool,
     worker_concurrency: usize,
-    runs: RunEngine,
-    /// Starts the runs of inbox deliveries a crash left unprocessed.
-    inbound: Inbound,
+    /// Executes every kind of background work (embedded workers).
+    work: WorkRunner,
     /// The first tenant, when this start created it (its key is shown once, by the caller).
     pub first_tenant: Option<FirstTenant>,
     /// Where the server admin key comes from, and whether this start created it.
@@ -143,7 +144,8 @@ impl Application {
             .await
             .context("recording the encryption key ids")?;
         let plugins = load_plugins(config, &factories, db.clone(), Secrets::new(keyring))?;
-        let runs = run_engine(&db, plugins.clone()).await?.with_lease(Duration::from_secs(config.workers.lease_secs));
+        let work = work_runner(&db, plugins.clone(), Duration::from_secs(config.workers.lease_secs)).await?;
+        let runs = work.runs().clone();
         let timeout = Duration::from_millis(config.http.request_timeout_ms);
         let listener =
             TcpListener::bind(config.http.bind).await.with_context(|| format!("binding {}", config.http.bind))?;
@@ -151,9 +153,9 @@ impl Application {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{}", listener.local_addr().context("reading the listen address")?),
         };
-        let inbound = Inbound::new(plugins.clone(), runs.clone());
         let state = AppState {
-            inbound: inbound.clone(),
+            inbound: work.inbound().clone(),
+            channels: work.channels().clone(),
             public_url: Arc::from(public_url.as_str()),
             runs: runs.clone(),
             invoke_deadline: timeout.saturating_sub((timeout / 10).min(Duration::from_secs(2))),
@@ -164,13 +166,12 @@ impl Application {
         };
         let router = build_router(state, &config.http);
         Ok(Self {
-            inbound,
+            work,
             listener,
             router,
             db,
             embedded_workers: config.workers.embedded,
             worker_concurrency: config.workers.concurrency,
-            runs,
             first_tenant,
             admin_key,
             master_key_id,
@@ -195,25 +196,14 @@ impl Application {
         let workers = self.embedded_workers.then(|| {
             let db = self.db.clone();
             let token = shutdown.clone();
-            let (engine, concurrency) = (self.runs.clone(), self.worker_concurrency);
-            tokio::spawn(async move { bacon_worker::run_until(db, engine, concurrency, token.cancelled_owned()).await })
-        });
-        let inbound = self.inbound.clone();
-        let inbox = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                if let Err(e) = inbound.process_stale().await {
-                    tracing::warn!(error = %e, "Processing the webhook inbox failed; will try again.");
-                }
-            }
+            let (work, concurrency) = (self.work.clone(), self.worker_concurrency);
+            tokio::spawn(async move { bacon_worker::run_until(db, work, concurrency, token.cancelled_owned()).await })
         });
         let token = shutdown.clone();
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move { token.cancelled().await })
             .await
             .context("serving HTTP");
-        inbox.abort();
         served?;
         if let Some(workers) = workers {
             shutdown.cancel();
@@ -231,23 +221,30 @@ pub fn keyring(config: &Config, master_key: bootstrap::MasterKey) -> Keyring {
     if config.master_key.is_none() { keyring.with_key_files(KeyFiles::new(&config.data_dir)) } else { keyring }
 }
 
-/// The run engine on this database, with apalis as its job queue.
+/// Background work on this database, with apalis as its one job queue: the run engine, channel
+/// sends, REST-hook deliveries and the webhook inbox, each claiming under `lease`.
 ///
 /// # Errors
 /// When the job-queue storage cannot be prepared.
-pub async fn run_engine(db: &DatabaseConnection, plugins: PluginRegistry) -> anyhow::Result<RunEngine> {
+pub async fn work_runner(
+    db: &DatabaseConnection,
+    plugins: PluginRegistry,
+    lease: Duration,
+) -> anyhow::Result<WorkRunner> {
     bacon_worker::prepare_storage(db).await.context("preparing the job queue")?;
-    let queue = bacon_worker::queue::ApalisQueue::new(db);
-    let hooks = HookDispatcher::new(plugins.clone());
-    let channels = ChannelOutbox::new(plugins.clone());
-    Ok(RunEngine::new(db.clone(), Arc::new(plugins), Arc::new(queue)).with_hooks(hooks).with_channels(channels))
+    let queue: Arc<dyn JobQueue> = Arc::new(bacon_worker::queue::ApalisQueue::new(db));
+    let runs = RunEngine::new(db.clone(), Arc::new(plugins.clone()), queue.clone()).with_lease(lease);
+    let hooks = HookDispatcher::new(plugins.clone(), queue.clone(), lease);
+    let channels = ChannelOutbox::new(plugins.clone(), queue, lease);
+    let inbound = Inbound::new(plugins, runs.clone());
+    Ok(WorkRunner::new(runs, channels, hooks, inbound))
 }
 
-/// Everything a worker-only process needs: database, keys, plugins, run engine.
+/// Everything a worker-only process needs: database, keys, plugins, and its background work.
 ///
 /// # Errors
 /// On any start-up failure.
-pub async fn worker_engine(config: &Config) -> anyhow::Result<(DatabaseConnection, RunEngine)> {
+pub async fn worker_engine(config: &Config) -> anyhow::Result<(DatabaseConnection, WorkRunner)> {
     let db = connect_and_migrate(config).await?;
     let master_key = bootstrap::master_key(config.master_key.as_ref(), &config.data_dir)
         .context("loading the master encryption key")?;
@@ -257,8 +254,8 @@ pub async fn worker_engine(config: &Config) -> anyhow::Result<(DatabaseConnectio
         db.clone(),
         Secrets::new(keyring(config, master_key)),
     )?;
-    let runs = run_engine(&db, plugins).await?.with_lease(Duration::from_secs(config.workers.lease_secs));
-    Ok((db, runs))
+    let work = work_runner(&db, plugins, Duration::from_secs(config.workers.lease_secs)).await?;
+    Ok((db, work))
 }
 
 /// Loads the plugins, reports faulty ones, and builds the registry.

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use bacon_engine::channels::ChannelOutbox;
 use bacon_engine::inbound::Inbound;
 use bacon_engine::plugins::registry::PluginRegistry;
 use bacon_engine::runs::engine::RunEngine;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub invoke_deadline: std::time::Duration,
     /// Triggers: flow activation and the webhook inbox.
     pub inbound: Inbound,
+    /// Queues channel messages (a worker sends them).
+    pub channels: ChannelOutbox,
     /// The base URL vendors reach this server on (`public_url`, else the listen address): hook
     /// URLs and the URLs webhook signatures cover are built from it.
     pub public_url: Arc<str>,

@@ -3,9 +3,9 @@
 //! (verified by the plugin before anything else, stored in the inbox once per delivery id,
 //! acknowledged at once), and starting the flow's run from the inbox.
 //!
-//! A delivery is stored before it is acknowledged; its run starts right after, with the idempotency
-//! key `inbound:<inboxId>`, so a crash in between is repaired by [`Inbound::process_stale`] without
-//! ever starting two runs for one delivery.
+//! A delivery is stored, with its work item, before it is acknowledged; a worker starts its run
+//! ([`Inbound::process`]) with the idempotency key `inbound:<inboxId>`, so a job delivered twice
+//! (or re-enqueued by [`Inbound::reconcile`] after a crash) never starts two runs for one delivery.
 
 use bacon_plugin_sdk::trigger::{InboundRequest, VerifyError};
 use base64::Engine;
@@ -13,6 +13,7 @@ use chrono::Duration as ChronoDuration;
 use serde_json::{Value, json};
 
 use crate::StoreError;
+use crate::database::begin_write;
 use crate::flows::graph::{FlowGraph, NodeKind, TriggerKind};
 use crate::ids::{BotId, FlowId, InboundEventId, TenantId, TriggerSubscriptionId};
 use crate::plugins::registry::PluginRegistry;
@@ -23,6 +24,8 @@ use crate::secrets::cipher::Binding;
 use crate::store::inbound::{self, NewInboundEvent};
 use crate::store::triggers::{self, NewTriggerSubscription, TriggerSubscription};
 use crate::store::{self};
+use crate::work::queue::{CommitError, commit};
+use crate::work::{Job, WorkItem, WorkKind};
 
 /// The inbox's plugin id for plain webhook triggers (no plugin verifies them).
 pub const PLAIN_WEBHOOK: &str = "webhook";
@@ -49,6 +52,8 @@ pub enum ReceiveError {
     NotConfigured(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("could not enqueue the delivery: {0}")]
+    Queue(String),
 }
 
 /// An activated flow's trigger.
@@ -313,8 +318,10 @@ impl Inbound {
             .filter(|(k, _)| !matches!(k.as_str(), "authorization" | "cookie"))
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
+        // The inbox row and its work item commit together: acknowledged means it will run.
+        let txn = begin_write(db).await.map_err(StoreError::from)?;
         let stored = inbound::record(
-            db,
+            &txn,
             NewInboundEvent {
                 id: id.clone(),
                 tenant_id: subscription.tenant_id.clone(),
@@ -328,6 +335,11 @@ impl Inbound {
             },
         )
         .await?;
+        let jobs = if stored { vec![Job::now(WorkItem::inbound_delivery(&id)?)] } else { Vec::new() };
+        commit(self.runs.queue().as_ref(), txn, jobs).await.map_err(|e| match e {
+            CommitError::Store(s) => ReceiveError::Store(s),
+            CommitError::Queue(q) => ReceiveError::Queue(q),
+        })?;
         Ok(Receipt { plugin_id, inbound_id: stored.then_some(id), acknowledgement })
     }
 
@@ -361,17 +373,25 @@ impl Inbound {
         }
     }
 
-    /// Processes deliveries left unprocessed for more than 10 seconds (their process died).
+    /// Re-enqueues deliveries left unprocessed for more than 10 seconds whose job is gone (a
+    /// queue that cannot push in a transaction, a job given up on). Returns how many.
     ///
     /// # Errors
-    /// On a database failure.
-    pub async fn process_stale(&self) -> Result<usize, RunError> {
-        let stale = inbound::stale(self.registry.db(), ChronoDuration::seconds(10), 100).await?;
-        let count = stale.len();
-        for pending in stale {
-            if let Err(e) = self.process(&pending.id).await {
-                tracing::warn!(inbound.id = %pending.id, error = %e, "A stored delivery could not start its run; will try again.");
-            }
+    /// On a database or queue failure.
+    pub async fn reconcile(&self) -> Result<usize, RunError> {
+        let stale = inbound::stale(self.registry.db(), ChronoDuration::seconds(10), 500).await?;
+        let ids: Vec<String> = stale.into_iter().map(|p| p.id).collect();
+        let queue = self.runs.queue();
+        let queued = queue.queued(WorkKind::InboundDelivery, ids.clone()).await.unwrap_or_default();
+        let jobs = ids
+            .iter()
+            .filter(|id| !queued.contains(*id))
+            .map(|id| WorkItem::inbound_delivery(id).map(Job::now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let count = jobs.len();
+        if count > 0 {
+            tracing::info!(deliveries = count, "Reconciler re-enqueued stored deliveries.");
+            queue.enqueue(jobs).await.map_err(RunError::Queue)?;
         }
         Ok(count)
     }

@@ -7,6 +7,8 @@
 //! - [`bootstrap`]: what the first start of a server creates (data dir, master key, first tenant).
 //! - [`keyfile`]: secret files created with mode 0600.
 //! - [`enrich`]: AI-context enrichment (ordering snippets, the token budget, the audit row).
+//! - [`work`]: durable background work — one kind of work item for steps, channel messages,
+//!   REST-hook deliveries and inbound deliveries, and the reconciler over all of them.
 //!
 //! The engine never depends on axum, apalis, utoipa or a plugin crate (a test enforces it).
 
@@ -26,5 +28,6 @@ pub mod schedules;
 pub mod secrets;
 pub mod store;
 pub mod tenancy;
+pub mod work;
 
 pub use error::StoreError;

@@ -9,8 +9,9 @@ use std::time::Duration;
 use bacon_engine::database::{self, DatabaseOptions, SqliteDurability};
 use bacon_engine::plugins::registry::{InvokeError, InvokeOutcome, InvokeRequest};
 use bacon_engine::runs::engine::RunEngine;
-use bacon_engine::runs::queue::{ActionRuntime, JobQueue, StepJobSpec};
+use bacon_engine::runs::queue::ActionRuntime;
 use bacon_engine::store;
+use bacon_engine::work::{Job, JobQueue, WorkItem};
 use bacon_plugin_sdk::{ActionError, BoxFuture, RetryPolicy};
 use serde_json::json;
 
@@ -44,13 +45,21 @@ impl ActionRuntime for FlakyRuntime {
 
 #[derive(Default)]
 struct RecordingQueue {
-    jobs: Mutex<Vec<StepJobSpec>>,
+    jobs: Mutex<Vec<Job>>,
 }
 
 impl JobQueue for RecordingQueue {
-    fn enqueue(&self, jobs: Vec<StepJobSpec>) -> BoxFuture<'_, Result<(), String>> {
+    fn enqueue(&self, jobs: Vec<Job>) -> BoxFuture<'_, Result<(), String>> {
         self.jobs.lock().unwrap().extend(jobs);
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// The step a job executes, as the worker's handler sees it.
+fn step_of(job: &Job) -> (String, String) {
+    match &job.item {
+        WorkItem::Step { id, run_id } => (run_id.to_string(), id.to_string()),
+        other => panic!("not a step: {other:?}"),
     }
 }
 
@@ -92,7 +101,8 @@ async fn a_rate_limited_step_is_rescheduled_after_retry_after_then_succeeds() {
     let job = queue.jobs.lock().unwrap().pop().unwrap();
     assert_eq!(job.delay, Duration::ZERO);
 
-    engine.execute_step(&job.run_id, &job.step_id).await.unwrap();
+    let (run_id, step_id) = step_of(&job);
+    engine.execute_step(&run_id, &step_id).await.unwrap();
     let retry = queue.jobs.lock().unwrap().pop().unwrap();
     assert!(retry.delay >= Duration::from_millis(1900), "Retry-After wins over the 10 ms policy: {:?}", retry.delay);
     let steps = store::runs::steps_of(&db, &run.id).await.unwrap();
@@ -100,14 +110,15 @@ async fn a_rate_limited_step_is_rescheduled_after_retry_after_then_succeeds() {
 
     // A duplicate delivery of the first job does nothing: the step is not due yet (and is
     // re-enqueued for the rest of its wait instead of being run early).
-    engine.execute_step(&job.run_id, &job.step_id).await.unwrap();
+    engine.execute_step(&run_id, &step_id).await.unwrap();
     assert_eq!(runtime.calls.lock().unwrap().len(), 1);
     queue.jobs.lock().unwrap().clear();
 
     // The scheduler's part, played by the test: deliver the job until the step is due and runs.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let run = loop {
-        engine.execute_step(&retry.run_id, &retry.step_id).await.unwrap();
+        let (run_id, step_id) = step_of(&retry);
+        engine.execute_step(&run_id, &step_id).await.unwrap();
         let run = store::runs::get(&db, tenant.id, run.id.parse().unwrap()).await.unwrap();
         if run.status != "running" {
             break run;

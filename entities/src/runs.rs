@@ -10,6 +10,8 @@ pub struct Model {
     pub tenant_id: String,
     pub flow_id: String,
     pub flow_version: i32,
+    /// The bot the run resolves settings for (its flow's bot when it started).
+    pub bot_id: Option<String>,
     pub status: String,
     pub idempotency_key: Option<String>,
     #[sea_orm(column_type = "JsonBinary")]

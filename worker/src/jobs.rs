@@ -1,14 +1,15 @@
-//! Job types.
+//! The job payload: the engine's [`WorkItem`] (one kind of durable work item for steps, channel
+//! messages, REST-hook deliveries and inbound deliveries), serialised as JSON by apalis.
 
-use serde::{Deserialize, Serialize};
+pub use bacon_engine::work::WorkItem;
 
-/// Execute one attempt of one step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StepJob {
-    pub run_id: String,
-    pub step_id: String,
+/// The apalis queue every work item goes to.
+pub const QUEUE: &str = "work";
+
+/// The apalis job table of a backend.
+pub fn jobs_table(backend: sea_orm::DbBackend) -> &'static str {
+    match backend {
+        sea_orm::DbBackend::Postgres => "apalis.jobs",
+        _ => "Jobs",
+    }
 }
-
-/// The apalis queue every step job goes to.
-pub const QUEUE: &str = "steps";

@@ -1,4 +1,5 @@
-//! [`ApalisQueue`]: the engine's `JobQueue` port, pushing to apalis storage on the shared pool.
+//! [`ApalisQueue`]: the engine's `JobQueue` port, pushing work items to apalis storage on the
+//! shared pool.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -7,12 +8,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use apalis::prelude::{TaskBuilder, TaskSink};
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
-use bacon_engine::runs::queue::{JobQueue, StepJobSpec};
+use bacon_engine::work::{Job, JobQueue, WorkKind};
 use bacon_plugin_sdk::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
 use tokio::sync::Notify;
 
-use crate::jobs::{QUEUE, StepJob};
+use crate::jobs::{QUEUE, WorkItem, jobs_table};
 
 /// The storage for the configured backend, and the signal workers in this process wait on.
 #[derive(Clone)]
@@ -25,8 +26,8 @@ pub struct ApalisQueue {
 /// apalis storage on the configured backend.
 #[derive(Clone)]
 pub enum Storage {
-    Sqlite(SqliteStorage<StepJob>),
-    Postgres(PostgresStorage<StepJob>),
+    Sqlite(SqliteStorage<WorkItem>),
+    Postgres(PostgresStorage<WorkItem>),
 }
 
 /// Infrastructure failures are retried by apalis this many times; the engine's own retries
@@ -62,12 +63,11 @@ fn whole_seconds(delay: Duration) -> Duration {
 
 /// The INSERT apalis's `push_tasks` (`queries/task/sink.sql` of apalis-sqlite and
 /// apalis-postgres 1.0) makes for one task, as a statement that can run in any transaction:
-/// the payload is `StepJob`'s JSON (apalis's `JsonCodec`), no priority, no metadata, no
+/// the payload is the `WorkItem`'s JSON (apalis's `JsonCodec`), no priority, no metadata, no
 /// idempotency key, and `run_at` as `TaskBuilder::run_after` computes it. apalis's own
 /// function needs an sqlx connection, which a sea-orm transaction does not hand out.
-fn insert_job(backend: DbBackend, job: &StepJobSpec) -> Result<Statement, String> {
-    let payload = serde_json::to_vec(&StepJob { run_id: job.run_id.clone(), step_id: job.step_id.clone() })
-        .map_err(|e| e.to_string())?;
+fn insert_job(backend: DbBackend, job: &Job) -> Result<Statement, String> {
+    let payload = serde_json::to_vec(&job.item).map_err(|e| e.to_string())?;
     let run_at =
         (SystemTime::now() + whole_seconds(job.delay)).duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs()
             as i64;
@@ -88,10 +88,10 @@ fn insert_job(backend: DbBackend, job: &StepJobSpec) -> Result<Statement, String
 }
 
 impl JobQueue for ApalisQueue {
-    fn enqueue(&self, jobs: Vec<StepJobSpec>) -> BoxFuture<'_, Result<(), String>> {
+    fn enqueue(&self, jobs: Vec<Job>) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
             for job in jobs {
-                let task = TaskBuilder::new(StepJob { run_id: job.run_id, step_id: job.step_id })
+                let task = TaskBuilder::new(job.item)
                     .max_attempts(DELIVERY_ATTEMPTS)
                     .run_after(whole_seconds(job.delay))
                     .build();
@@ -106,11 +106,7 @@ impl JobQueue for ApalisQueue {
         })
     }
 
-    fn enqueue_in<'a>(
-        &'a self,
-        txn: &'a DatabaseTransaction,
-        jobs: &'a [StepJobSpec],
-    ) -> BoxFuture<'a, Result<bool, String>> {
+    fn enqueue_in<'a>(&'a self, txn: &'a DatabaseTransaction, jobs: &'a [Job]) -> BoxFuture<'a, Result<bool, String>> {
         Box::pin(async move {
             for job in jobs {
                 txn.execute_raw(insert_job(txn.get_database_backend(), job)?).await.map_err(|e| e.to_string())?;
@@ -123,33 +119,33 @@ impl JobQueue for ApalisQueue {
         Some(self.pushed.clone())
     }
 
-    fn queued(&self, step_ids: Vec<String>) -> BoxFuture<'_, Result<HashSet<String>, String>> {
+    fn queued(&self, kind: WorkKind, ids: Vec<String>) -> BoxFuture<'_, Result<HashSet<String>, String>> {
         Box::pin(async move {
-            if step_ids.is_empty() {
+            if ids.is_empty() {
                 return Ok(HashSet::new());
             }
             let backend = self.db.get_database_backend();
             // A job is live while any worker will fetch it: waiting, or failed with attempts left.
             // Not when fetched or running: its worker may be dead (a SIGKILL leaves it `Queued`
             // or `Running` for good), and a live worker claims a fetched step within moments.
-            // `job` holds the JSON of `StepJob` as bytes (BLOB, bytea).
-            let (step_id, table) = match backend {
-                DbBackend::Sqlite => ("json_extract(CAST(job AS TEXT), '$.stepId')", "Jobs"),
-                _ => ("(convert_from(job, 'UTF8')::jsonb ->> 'stepId')", "apalis.jobs"),
+            // `job` holds the JSON of the `WorkItem` as bytes (BLOB, bytea).
+            let field = |name: &str| match backend {
+                DbBackend::Sqlite => format!("json_extract(CAST(job AS TEXT), '$.{name}')"),
+                _ => format!("(convert_from(job, 'UTF8')::jsonb ->> '{name}')"),
             };
-            let placeholders = match backend {
-                DbBackend::Sqlite => (2..step_ids.len() + 2).map(|i| format!("?{i}")).collect::<Vec<_>>(),
-                _ => (2..step_ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>(),
-            };
-            let first = if backend == DbBackend::Sqlite { "?1" } else { "$1" };
+            let (id, item_kind, table) = (field("id"), field("kind"), jobs_table(backend));
+            let placeholder = |i: usize| if backend == DbBackend::Sqlite { format!("?{i}") } else { format!("${i}") };
+            let placeholders = (3..ids.len() + 3).map(placeholder).collect::<Vec<_>>();
             let sql = format!(
-                "SELECT {step_id} AS step_id FROM {table} WHERE job_type = {first} \
+                "SELECT {id} AS step_id FROM {table} WHERE job_type = {} AND {item_kind} = {} \
                  AND (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts)) \
-                 AND {step_id} IN ({})",
+                 AND {id} IN ({})",
+                placeholder(1),
+                placeholder(2),
                 placeholders.join(", ")
             );
-            let mut values: Vec<sea_orm::Value> = vec![QUEUE.into()];
-            values.extend(step_ids.into_iter().map(sea_orm::Value::from));
+            let mut values: Vec<sea_orm::Value> = vec![QUEUE.into(), kind.as_str().into()];
+            values.extend(ids.into_iter().map(sea_orm::Value::from));
             let rows = self
                 .db
                 .query_all_raw(Statement::from_sql_and_values(backend, sql, values))

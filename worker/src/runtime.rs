@@ -1,14 +1,16 @@
-//! The worker runtime: apalis workers executing step jobs, the reconciler, the purge, schedule
-//! triggers and REST-hook deliveries.
+//! The worker runtime: apalis workers executing every kind of work item, and three background
+//! loops that never wait on one another: the reconciler, the purge of finished job rows, and
+//! schedule triggers. A slow vendor (a REST-hook target, a channel) holds one worker slot for
+//! its attempt, never a loop.
 
 use std::future::Future;
 use std::time::Duration;
 
 use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt};
-use bacon_engine::runs::engine::RunEngine;
+use bacon_engine::work::runner::WorkRunner;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 
-use crate::jobs::{QUEUE, StepJob};
+use crate::jobs::{QUEUE, WorkItem, jobs_table};
 use crate::queue::{ApalisQueue, Storage};
 use crate::wakeups::Wakeups;
 
@@ -41,9 +43,9 @@ pub async fn prepare_storage(db: &DatabaseConnection) -> Result<(), WorkerError>
     }
 }
 
-async fn handle(job: StepJob, engine: Data<RunEngine>) -> Result<(), BoxDynError> {
-    engine.execute_step(&job.run_id, &job.step_id).await.map_err(|e| {
-        tracing::warn!(run.id = %job.run_id, step.id = %job.step_id, error = %e, "Step job failed; apalis will deliver it again.");
+async fn handle(item: WorkItem, runner: Data<WorkRunner>) -> Result<(), BoxDynError> {
+    runner.execute(&item).await.map_err(|e| {
+        tracing::warn!(kind = item.kind().as_str(), id = %item.id(), error = %e, "A work item failed; apalis will deliver it again.");
         Box::new(e) as BoxDynError
     })
 }
@@ -51,11 +53,7 @@ async fn handle(job: StepJob, engine: Data<RunEngine>) -> Result<(), BoxDynError
 /// Deletes finished job rows: the `steps` and `audit_log` tables are the record, and apalis's
 /// SQLite acknowledgement slows down with every finished row it keeps.
 async fn purge(db: &DatabaseConnection) {
-    let table = match db.get_database_backend() {
-        DbBackend::Sqlite => "Jobs",
-        DbBackend::Postgres => "apalis.jobs",
-        _ => return,
-    };
+    let table = jobs_table(db.get_database_backend());
     let sql = format!(
         "DELETE FROM {table} WHERE job_type = '{QUEUE}' AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts))"
     );
@@ -73,73 +71,82 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Runs `concurrency` step workers, the reconciler and the purge until `shutdown` resolves.
+/// Runs `f` every `period` until dropped (the returned guard aborts it).
+fn every<F, Fut>(period: Duration, mut f: F) -> AbortOnDrop
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            f().await;
+        }
+    }))
+}
+
+/// Runs `concurrency` workers for every kind of work item, the reconciler, the purge and the
+/// schedule triggers until `shutdown` resolves.
 ///
 /// # Errors
 /// When the job storage cannot be prepared or the monitor fails.
 pub async fn run_until(
     db: DatabaseConnection,
-    engine: RunEngine,
+    runner: WorkRunner,
     concurrency: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     prepare_storage(&db).await?;
     let instance = ulid::Ulid::generate().to_string().to_lowercase();
-    let background = {
+    // Each loop on its own task: a slow pass of one never delays another.
+    let _purge = {
         let db = db.clone();
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            let mut n: u64 = 0;
-            loop {
-                tick.tick().await;
-                purge(&db).await;
-                if let Err(e) = engine.deliver_hooks().await {
-                    tracing::warn!(error = %e, "Delivering REST hooks or channel messages failed; will try again.");
-                }
-                if n.is_multiple_of(5)
-                    && let Err(e) = engine.reconcile().await
-                {
-                    tracing::warn!(error = %e, "The reconciler failed; will try again.");
-                }
-                n += 1;
+        every(Duration::from_secs(1), move || {
+            let db = db.clone();
+            async move { purge(&db).await }
+        })
+    };
+    let _reconciler = {
+        let runner = runner.clone();
+        every(Duration::from_secs(5), move || {
+            let runner = runner.clone();
+            async move {
+                runner.reconcile().await;
             }
         })
     };
-    let _background = AbortOnDrop(background);
-    // Schedules on their own loop, so a slow vendor delivery never delays a tick past its catch-up.
-    let schedules = {
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
+    let _schedules = {
+        let engine = runner.runs().clone();
+        every(Duration::from_secs(1), move || {
+            let engine = engine.clone();
+            async move {
                 if let Err(e) = bacon_engine::schedules::fire_due(&engine).await {
                     tracing::warn!(error = %e, "Firing schedule triggers failed; will try again.");
                 }
             }
         })
     };
-    let _schedules = AbortOnDrop(schedules);
     let queue = ApalisQueue::new(&db);
     tracing::info!(backend = ?db.get_database_backend(), concurrency, "Workers started.");
     // Jobs pushed by this process wake the workers at once; the interval finds the others
     // (another process's pushes, delayed jobs coming due) and is the fallback for any missed
     // wake-up. Built per worker start: the strategy holds a timer of the worker's runtime.
-    let pushed = engine.jobs_pushed();
+    let pushed = runner.runs().jobs_pushed();
     let strategy = move || Wakeups::new(Duration::from_millis(50), pushed.clone());
     let monitor = match queue.storage {
         Storage::Sqlite(storage) => Monitor::new().register(move |restarts| {
-            WorkerBuilder::new(format!("steps-{instance}-{restarts}"))
+            WorkerBuilder::new(format!("work-{instance}-{restarts}"))
                 .backend(storage.clone().poll_with_strategy(strategy()))
-                .data(engine.clone())
+                .data(runner.clone())
                 .concurrency(concurrency)
                 .build(handle)
         }),
         Storage::Postgres(storage) => Monitor::new().register(move |restarts| {
-            WorkerBuilder::new(format!("steps-{instance}-{restarts}"))
+            WorkerBuilder::new(format!("work-{instance}-{restarts}"))
                 .backend(storage.clone().with_pubsub().poll_with_strategy(strategy()))
-                .data(engine.clone())
+                .data(runner.clone())
                 .concurrency(concurrency)
                 .build(handle)
         }),

@@ -3,8 +3,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use bacon_engine::channels::DEFAULT_MAX_ATTEMPTS;
+use bacon_engine::channels::{DEFAULT_MAX_ATTEMPTS, NewChannelMessage};
 use bacon_engine::ids::BotId;
+use bacon_engine::runs::engine::RunError;
 use bacon_engine::store;
 use bacon_engine::store::channels::{self, ChannelMessage};
 use bacon_engine::tenancy::Role;
@@ -135,9 +136,19 @@ pub async fn send_channel_message(
         template_variables: body.template_variables,
     };
     let message = serde_json::to_value(message).map_err(ApiError::internal)?;
-    let queued =
-        channels::enqueue(&state.db, key.tenant_id, bot_id, &plugin_id, body.conversation_id, message, max_attempts)
-            .await?;
+    let new = NewChannelMessage {
+        tenant: key.tenant_id,
+        bot_id,
+        plugin_id,
+        conversation_id: body.conversation_id,
+        message,
+        max_attempts,
+    };
+    // The message and its work item commit together; a worker sends it.
+    let queued = state.channels.queue_message(new).await.map_err(|e| match e {
+        RunError::Store(s) => ApiError::from(s),
+        other => ApiError::internal(other),
+    })?;
     Ok((StatusCode::ACCEPTED, ApiJson(queued.into())))
 }
 

@@ -89,17 +89,11 @@ pub async fn receive_hook(
             return Err(ApiError::Unavailable { code: "trigger_not_configured", detail });
         }
         Err(ReceiveError::Store(e)) => return Err(e.into()),
+        Err(e @ ReceiveError::Queue(_)) => return Err(ApiError::internal(e)),
     };
     let status = if receipt.inbound_id.is_some() { "accepted" } else { "duplicate" };
     count(&state, &receipt.plugin_id, status);
-    if let Some(id) = receipt.inbound_id {
-        let inbound = state.inbound.clone();
-        tokio::spawn(async move {
-            if let Err(e) = inbound.process(&id).await {
-                tracing::warn!(inbound.id = %id, error = %e, "Starting a delivery's run failed; it will be retried.");
-            }
-        });
-    }
+    // Nothing more to do here: the delivery's work item committed with it; a worker starts its run.
     Ok(match receipt.acknowledgement {
         Some((content_type, bytes)) => {
             let mut response = (StatusCode::OK, bytes).into_response();

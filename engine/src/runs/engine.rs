@@ -11,19 +11,19 @@ use serde_json::{Value, json};
 
 use super::graphs::GraphCache;
 use super::plan::{self, Outcome, StepState};
-use super::queue::{ActionRuntime, JobQueue, StepJobSpec};
+use super::queue::ActionRuntime;
 use crate::StoreError;
-use crate::channels::ChannelOutbox;
 use crate::database::begin_write;
 use crate::enrich::{self, EnrichRequest};
 use crate::flows::graph::{AiContextConfig, FlowGraph, NodeKind};
 use crate::flows::template;
-use crate::hooks::HookDispatcher;
 use crate::ids::{BotId, FlowId, RunId, TenantId};
 use crate::plugins::registry::{InvokeError, InvokeRequest, RetryMode};
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::runs::{self, NewRun, Run, Step};
 use crate::store::{self};
+use crate::work::queue::{CommitError, commit};
+use crate::work::{Job, JobQueue, WorkItem, WorkKind};
 
 /// How long a claimed step may run before the reconciler considers its worker dead, by default.
 pub const DEFAULT_LEASE_SECS: u64 = 300;
@@ -41,6 +41,15 @@ pub enum RunError {
     WrongState { status: String, expected: &'static str, action: &'static str },
 }
 
+impl From<CommitError> for RunError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Store(s) => Self::Store(s),
+            CommitError::Queue(q) => Self::Queue(q),
+        }
+    }
+}
+
 /// The operations on runs. Cheap to clone.
 #[derive(Clone)]
 pub struct RunEngine {
@@ -49,10 +58,6 @@ pub struct RunEngine {
     queue: Arc<dyn JobQueue>,
     /// Must exceed the longest action timeout: a live worker's step is never taken from it.
     lease: Duration,
-    /// Delivers published events (run ends) to REST-hook subscribers, when configured.
-    hooks: Option<HookDispatcher>,
-    /// Sends queued channel messages, when configured.
-    channels: Option<ChannelOutbox>,
     /// Parsed graphs of the flow versions runs use.
     graphs: GraphCache,
 }
@@ -68,8 +73,8 @@ fn step_state(step: &Step) -> StepState {
 }
 
 /// Publishes `run.succeeded` / `run.failed` (the run's status) to REST-hook subscribers, in the
-/// run's transaction.
-async fn publish_run_end(txn: &DatabaseTransaction, run: &Run) -> Result<(), StoreError> {
+/// run's transaction; returns the deliveries' jobs.
+async fn publish_run_end(txn: &DatabaseTransaction, run: &Run) -> Result<Vec<Job>, StoreError> {
     let data = json!({
         "runId": run.id,
         "flowId": run.flow_id,
@@ -79,48 +84,13 @@ async fn publish_run_end(txn: &DatabaseTransaction, run: &Run) -> Result<(), Sto
         "startedAt": run.started_at,
         "finishedAt": run.finished_at,
     });
-    store::rest_hooks::publish(txn, &run.tenant_id, &format!("run.{}", run.status), data).await?;
-    Ok(())
+    let deliveries = store::rest_hooks::publish(txn, &run.tenant_id, &format!("run.{}", run.status), data).await?;
+    deliveries.iter().map(|id| WorkItem::rest_hook_delivery(id).map(Job::now)).collect()
 }
 
 impl RunEngine {
     pub fn new(db: DatabaseConnection, runtime: Arc<dyn ActionRuntime>, queue: Arc<dyn JobQueue>) -> Self {
-        Self {
-            db,
-            runtime,
-            queue,
-            lease: Duration::from_secs(DEFAULT_LEASE_SECS),
-            hooks: None,
-            channels: None,
-            graphs: GraphCache::default(),
-        }
-    }
-
-    /// Delivers run events to REST-hook subscribers (the workers call [`RunEngine::deliver_hooks`]).
-    pub fn with_hooks(mut self, hooks: HookDispatcher) -> Self {
-        self.hooks = Some(hooks);
-        self
-    }
-
-    /// Sends queued channel messages (the workers call [`RunEngine::deliver_hooks`]).
-    pub fn with_channels(mut self, channels: ChannelOutbox) -> Self {
-        self.channels = Some(channels);
-        self
-    }
-
-    /// Attempts the due REST-hook deliveries and channel messages once; returns how many.
-    ///
-    /// # Errors
-    /// On a database failure.
-    pub async fn deliver_hooks(&self) -> Result<usize, RunError> {
-        let mut count = 0;
-        if let Some(hooks) = &self.hooks {
-            count += hooks.deliver_due().await?;
-        }
-        if let Some(channels) = &self.channels {
-            count += channels.deliver_due().await?;
-        }
-        Ok(count)
+        Self { db, runtime, queue, lease: Duration::from_secs(DEFAULT_LEASE_SECS), graphs: GraphCache::default() }
     }
 
     /// Sets how long a claimed step may run before the reconciler hands it to another worker.
@@ -131,6 +101,16 @@ impl RunEngine {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// How long a claimed item may run before the reconciler hands it to another worker.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// The job queue every kind of background work goes to.
+    pub fn queue(&self) -> Arc<dyn JobQueue> {
+        self.queue.clone()
     }
 
     /// The queue's in-process "jobs pushed" signal (see [`JobQueue::pushed`]).
@@ -145,47 +125,32 @@ impl RunEngine {
         }
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
         let flow: FlowId = run.flow_id.parse().map_err(|_| StoreError::not_found("flow", &run.flow_id))?;
-        let version = store::flows::get_version(db, tenant, flow, run.flow_version).await?;
+        // The pinned version, even of a flow deleted since: a run finishes on the version it
+        // started on (README: "Deleting a flow").
+        let version = store::flows::pinned_version(db, tenant, flow, run.flow_version).await?;
         let graph: Arc<FlowGraph> =
             Arc::new(serde_json::from_value(version.graph).map_err(|e| RunError::BadGraph(e.to_string()))?);
         self.graphs.insert(&run.flow_id, run.flow_version, graph.clone());
         Ok(graph)
     }
 
-    /// The bot of the run's flow, if any (settings are resolved for it).
-    async fn bot_of(&self, tenant: TenantId, run: &Run) -> Option<BotId> {
-        let flow: FlowId = run.flow_id.parse().ok()?;
-        store::flows::head(&self.db, tenant, flow).await.ok()?.bot_id?.parse().ok()
+    /// The bot the run started with, if any (settings are resolved for it): a later change of
+    /// the flow's bot does not move a running run to other credentials.
+    fn bot_of(run: &Run) -> Option<BotId> {
+        run.bot_id.as_deref()?.parse().ok()
     }
 
     async fn begin(&self) -> Result<DatabaseTransaction, RunError> {
         Ok(begin_write(&self.db).await.map_err(StoreError::from)?)
     }
 
-    async fn commit(txn: DatabaseTransaction) -> Result<(), RunError> {
-        Ok(txn.commit().await.map_err(StoreError::from)?)
+    /// Pushes `jobs` inside `txn` (DESIGN.md §4: the next steps' jobs commit with the
+    /// outcome), commits, and wakes this process's workers.
+    async fn commit_with(&self, txn: DatabaseTransaction, jobs: Vec<Job>) -> Result<(), RunError> {
+        Ok(commit(self.queue.as_ref(), txn, jobs).await?)
     }
 
-    /// Pushes `jobs` inside `txn` when the queue can (DESIGN.md §4: the next steps' jobs commit
-    /// with the outcome), commits, and wakes this process's workers. Returns the jobs still to
-    /// enqueue after the commit (a queue that cannot push in a transaction).
-    async fn commit_with(
-        &self,
-        txn: DatabaseTransaction,
-        jobs: Vec<StepJobSpec>,
-    ) -> Result<Vec<StepJobSpec>, RunError> {
-        let in_txn = !jobs.is_empty() && self.queue.enqueue_in(&txn, &jobs).await.map_err(RunError::Queue)?;
-        Self::commit(txn).await?;
-        if !in_txn {
-            return Ok(jobs);
-        }
-        if let Some(pushed) = self.queue.pushed() {
-            pushed.notify_one();
-        }
-        Ok(Vec::new())
-    }
-
-    async fn enqueue(&self, jobs: Vec<StepJobSpec>) -> Result<(), RunError> {
+    async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), RunError> {
         if jobs.is_empty() {
             return Ok(());
         }
@@ -219,7 +184,15 @@ impl RunEngine {
         }
         // The run and its first steps commit together.
         let txn = self.begin().await?;
-        let new = NewRun { tenant_id: tenant, flow_id: flow, flow_version: version, idempotency_key, input, trigger };
+        let new = NewRun {
+            tenant_id: tenant,
+            flow_id: flow,
+            flow_version: version,
+            bot_id: head.bot_id.clone(),
+            idempotency_key,
+            input,
+            trigger,
+        };
         let key = new.idempotency_key.clone();
         let run = match runs::insert(&txn, new).await {
             Ok(run) => run,
@@ -234,9 +207,8 @@ impl RunEngine {
         };
         // Nobody else sees the run before the commit: no lock needed.
         let (jobs, run) = self.advance_in(&txn, run).await?;
-        let jobs = self.commit_with(txn, jobs).await?;
+        self.commit_with(txn, jobs).await?;
         tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
-        self.enqueue(jobs).await?;
         Ok((run, true))
     }
 
@@ -249,15 +221,14 @@ impl RunEngine {
         let txn = self.begin().await?;
         let run = runs::lock_run(&txn, run_id).await?;
         let (jobs, _) = self.advance_in(&txn, run).await?;
-        let jobs = self.commit_with(txn, jobs).await?;
-        self.enqueue(jobs).await
+        self.commit_with(txn, jobs).await
     }
 
     /// [`RunEngine::advance`] inside `txn`, on a run the caller has locked (or just created):
     /// inserts the ready steps and returns their jobs, to be enqueued once `txn` has committed
     /// (the reconciler covers a crash between the commit and the enqueue), and the run as it
     /// now stands.
-    async fn advance_in(&self, txn: &DatabaseTransaction, mut run: Run) -> Result<(Vec<StepJobSpec>, Run), RunError> {
+    async fn advance_in(&self, txn: &DatabaseTransaction, mut run: Run) -> Result<(Vec<Job>, Run), RunError> {
         if run.status != "running" {
             return Ok((Vec::new(), run));
         }
@@ -276,7 +247,7 @@ impl RunEngine {
             };
             let due = (!delay.is_zero()).then(|| Utc::now() + chrono::Duration::milliseconds(delay.as_millis() as i64));
             if let Some(step) = runs::insert_step(txn, &run, &new.node_id, new.node_type, max_attempts, due).await? {
-                jobs.push(StepJobSpec { run_id: run.id.clone(), step_id: step.id, delay });
+                jobs.push(Job::after(WorkItem::step(&run.id, &step.id)?, delay));
             }
         }
         let vars = Value::Object(plan.vars);
@@ -285,13 +256,13 @@ impl RunEngine {
             Outcome::Succeeded => {
                 if runs::end_run(txn, &mut run, "succeeded", vars, None).await? {
                     tracing::info!(run.id = %run.id, "Run succeeded.");
-                    publish_run_end(txn, &run).await?;
+                    jobs.extend(publish_run_end(txn, &run).await?);
                 }
             }
             Outcome::Failed(error) => {
                 if runs::end_run(txn, &mut run, "failed", vars, Some(error)).await? {
                     tracing::info!(run.id = %run.id, "Run failed.");
-                    publish_run_end(txn, &run).await?;
+                    jobs.extend(publish_run_end(txn, &run).await?);
                 }
             }
         }
@@ -312,8 +283,7 @@ impl RunEngine {
         let run = runs::lock_run(&txn, run_id).await?;
         runs::finish_step(&txn, step_id, status, None, output, error, None).await?;
         let (jobs, _) = self.advance_in(&txn, run).await?;
-        let jobs = self.commit_with(txn, jobs).await?;
-        self.enqueue(jobs).await
+        self.commit_with(txn, jobs).await
     }
 
     fn policy_for(&self, action: &crate::flows::graph::PluginActionConfig) -> RetryPolicy {
@@ -345,10 +315,7 @@ impl RunEngine {
                 && due > Utc::now()
             {
                 let delay = (due - Utc::now()).to_std().unwrap_or_default();
-                self.queue
-                    .enqueue(vec![StepJobSpec { run_id: run_id.to_string(), step_id: step_id.to_string(), delay }])
-                    .await
-                    .map_err(RunError::Queue)?;
+                self.enqueue(vec![Job::after(WorkItem::step(run_id, step_id)?, delay)]).await?;
             }
             return Ok(());
         };
@@ -382,7 +349,7 @@ impl RunEngine {
             }
         };
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
-        let bot = self.bot_of(tenant, &run).await;
+        let bot = Self::bot_of(&run);
         let attempt = step.attempt.max(1) as u32;
         let outcome = self
             .runtime
@@ -405,7 +372,7 @@ impl RunEngine {
         let audit_rows = outcome.deferred_audit;
         let recorded = self.record_outcome(&run, &step, action, payload, outcome.result, &audit_rows).await;
         match recorded {
-            Ok(jobs) => self.enqueue(jobs).await,
+            Ok(()) => Ok(()),
             Err(e) => {
                 // The transaction did not commit: the step stays `running` until its lease ends and
                 // the reconciler runs it again. Keep the attempt's audit trail regardless.
@@ -431,7 +398,7 @@ impl RunEngine {
         config: &AiContextConfig,
     ) -> Result<(), RunError> {
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
-        let bot = self.bot_of(tenant, run).await;
+        let bot = Self::bot_of(run);
         // The run's vars are stored when it ends: replay the plan for the current ones.
         let steps = runs::steps_of(&self.db, &run.id).await?;
         let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
@@ -465,13 +432,11 @@ impl RunEngine {
             "AI context collected."
         );
         let (jobs, _) = self.advance_in(&txn, locked).await?;
-        let jobs = self.commit_with(txn, jobs).await?;
-        self.enqueue(jobs).await
+        self.commit_with(txn, jobs).await
     }
 
     /// Records an attempt in one transaction: its audit rows, the step's outcome, and (when the
-    /// step is done) the run's next steps, with their jobs, or its end. Returns the jobs still to
-    /// enqueue after the commit (see [`RunEngine::commit_with`]).
+    /// step is done) the run's next steps, with their jobs, or its end.
     async fn record_outcome(
         &self,
         run: &Run,
@@ -480,7 +445,7 @@ impl RunEngine {
         payload: Value,
         result: Result<Value, InvokeError>,
         audit_rows: &[NewAuditEntry],
-    ) -> Result<Vec<StepJobSpec>, RunError> {
+    ) -> Result<(), RunError> {
         let run_id = run.id.as_str();
         let step_id = step.id.as_str();
         let attempt = step.attempt.max(1) as u32;
@@ -503,7 +468,7 @@ impl RunEngine {
                     let due = Utc::now() + chrono::Duration::milliseconds(delay.as_millis() as i64);
                     runs::finish_step(&txn, step_id, "retrying", Some(payload), None, Some(error), Some(due)).await?;
                     tracing::info!(run.id = %run.id, step.id = %step.id, attempt, delay_ms = delay.as_millis() as u64, "Step will be retried.");
-                    vec![StepJobSpec { run_id: run.id.clone(), step_id: step.id.clone(), delay }]
+                    vec![Job::after(WorkItem::step(&run.id, &step.id)?, delay)]
                 } else {
                     runs::finish_step(&txn, step_id, "failed", Some(payload), None, Some(error), None).await?;
                     tracing::info!(run.id = %run.id, step.id = %step.id, attempt, "Step failed.");
@@ -541,13 +506,12 @@ impl RunEngine {
         }
         let reset = runs::reset_failed_steps(&txn, &current.id).await?;
         let mut jobs = reset
-            .into_iter()
-            .map(|step_id| StepJobSpec { run_id: current.id.clone(), step_id, delay: Duration::ZERO })
-            .collect::<Vec<_>>();
+            .iter()
+            .map(|step_id| WorkItem::step(&current.id, step_id).map(Job::now))
+            .collect::<Result<Vec<_>, _>>()?;
         locked.status = "running".into();
         jobs.extend(self.advance_in(&txn, locked).await?.0);
-        let jobs = self.commit_with(txn, jobs).await?;
-        self.enqueue(jobs).await?;
+        self.commit_with(txn, jobs).await?;
         Ok(runs::get(&self.db, tenant, run).await?)
     }
 
@@ -562,7 +526,10 @@ impl RunEngine {
         Ok(new_run)
     }
 
-    /// Re-enqueues steps a crashed process left behind. Returns how many.
+    /// Re-enqueues steps a crashed process left behind, and advances runs a crash stopped
+    /// between a step's outcome and its next steps. A step whose lease ran out is taken over in
+    /// one transaction with the audit row of the attempt its worker lost (outcome `lost`), so
+    /// every attempt the system made has a row. Returns how many steps and runs it touched.
     ///
     /// # Errors
     /// Store or queue failures.
@@ -570,25 +537,28 @@ impl RunEngine {
         let orphans = runs::orphaned_steps(&self.db, chrono::Duration::seconds(10), 500).await?;
         // A step long past due may only be waiting behind a backlog: its job is still queued.
         let waiting = orphans.iter().filter(|s| s.status != "running").map(|s| s.id.clone()).collect();
-        let queued = self.queue.queued(waiting).await.unwrap_or_else(|e| {
+        let queued = self.queue.queued(WorkKind::Step, waiting).await.unwrap_or_else(|e| {
             // Re-enqueue them all rather than skip the pass: a duplicate job finds its step claimed.
             tracing::warn!(error = %e, "Could not read the queue; past-due steps are enqueued again.");
             std::collections::HashSet::new()
         });
-        let mut jobs = Vec::new();
+        let mut count = 0;
         for step in orphans {
             if queued.contains(&step.id) {
                 continue;
             }
-            if step.status == "running" && !runs::release_expired(&self.db, &step.id).await? {
+            let job = Job::now(WorkItem::step(&step.run_id, &step.id)?);
+            if step.status == "running" {
+                if self.take_over(&step, job).await? {
+                    count += 1;
+                }
                 continue;
             }
-            jobs.push(StepJobSpec { run_id: step.run_id, step_id: step.id, delay: Duration::ZERO });
+            self.enqueue(vec![job]).await?;
+            count += 1;
         }
-        let mut count = jobs.len();
         if count > 0 {
             tracing::info!(steps = count, "Reconciler re-enqueued orphaned steps.");
-            self.enqueue(jobs).await?;
         }
         for run_id in runs::stalled_runs(&self.db, chrono::Duration::seconds(10), 500).await? {
             tracing::info!(run.id = %run_id, "Reconciler advances a stalled run.");
@@ -596,5 +566,49 @@ impl RunEngine {
             count += 1;
         }
         Ok(count)
+    }
+
+    /// Releases a `running` step whose lease ran out, audits the attempt its worker lost and
+    /// enqueues it again, in one transaction. `false` when another process took it first.
+    async fn take_over(&self, step: &Step, job: Job) -> Result<bool, RunError> {
+        let run = runs::get_any(&self.db, &step.run_id).await?;
+        let action = match self.graph_of(&self.db, &run).await {
+            Ok(graph) => graph.node(&step.node_id).and_then(|n| match &n.kind {
+                NodeKind::PluginAction(a) => Some((a.plugin_id.clone(), a.action_name.clone())),
+                _ => None,
+            }),
+            Err(_) => None,
+        };
+        let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
+        let txn = self.begin().await?;
+        if !runs::release_expired(&txn, &step.id).await? {
+            txn.rollback().await.map_err(StoreError::from)?;
+            return Ok(false);
+        }
+        // Only a plugin action calls out: a lost delay or AI-context attempt has nothing to audit
+        // beyond the step itself.
+        if let Some((plugin_id, action)) = action {
+            let started = step.started_at.unwrap_or(step.updated_at);
+            audit::append(
+                &txn,
+                NewAuditEntry {
+                    tenant_id: tenant,
+                    kind: "flow_step".into(),
+                    plugin_id: Some(plugin_id),
+                    action: Some(action),
+                    run_id: Some(run.id.clone()),
+                    step_id: Some(step.id.clone()),
+                    attempt: step.attempt.max(1) as u32,
+                    outcome: audit::LOST.into(),
+                    duration_ms: (Utc::now() - started).num_milliseconds().max(0) as u64,
+                    error: Some("the worker running this attempt stopped before recording its outcome (its lease ran out); the step is run again".into()),
+                    details: None,
+                },
+            )
+            .await?;
+        }
+        tracing::warn!(run.id = %run.id, step.id = %step.id, attempt = step.attempt, "A step's worker was lost; the step is run again.");
+        self.commit_with(txn, vec![job]).await?;
+        Ok(true)
     }
 }

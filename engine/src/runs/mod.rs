@@ -2,7 +2,7 @@
 //!
 //! - [`graphs`]: the cache of parsed flow-version graphs.
 //! - [`plan`]: the pure replay of a graph against its steps' outcomes.
-//! - [`queue`]: the [`queue::JobQueue`] port the worker crate implements with apalis.
+//! - [`queue`]: the [`queue::ActionRuntime`] port steps reach plugins through.
 //! - [`engine`]: [`engine::RunEngine`], the operations the API and the workers call.
 
 pub mod engine;

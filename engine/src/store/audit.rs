@@ -9,6 +9,10 @@ use super::{Page, into_page};
 use crate::StoreError;
 use crate::ids::{AuditId, TenantId};
 
+/// The outcome of an attempt whose worker died before recording it (written when the
+/// reconciler takes its lease over).
+pub const LOST: &str = "lost";
+
 /// A row to append.
 #[derive(Debug, Clone)]
 pub struct NewAuditEntry {

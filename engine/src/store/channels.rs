@@ -48,7 +48,8 @@ fn message_of(m: messages::Model) -> ChannelMessage {
     }
 }
 
-/// Queues a message; the workers send it.
+/// Queues a message, in the caller's transaction (which also enqueues its work item); the
+/// workers send it.
 ///
 /// # Errors
 /// On a database failure.
@@ -97,44 +98,89 @@ pub async fn get(db: &impl ConnectionTrait, tenant: TenantId, id: &str) -> Resul
         .ok_or_else(|| StoreError::not_found("channel message", id))
 }
 
-/// Claims up to `limit` due messages for one attempt each, with a lease.
+/// Claims a due message for one attempt (`queued -> sending`, attempts + 1, with a lease).
+/// `None` when it is not claimable: sent, failed, taken by another worker, or not due yet.
 ///
 /// # Errors
 /// On a database failure.
-pub async fn claim_due(
+pub async fn claim(
     db: &impl ConnectionTrait,
-    limit: u64,
+    id: &str,
     lease: ChronoDuration,
+) -> Result<Option<ChannelMessage>, StoreError> {
+    let now = Utc::now();
+    let claimed = messages::Entity::update_many()
+        .col_expr(messages::Column::Status, Expr::value("sending"))
+        .col_expr(messages::Column::LeaseUntil, Expr::value(Some(now + lease)))
+        .col_expr(messages::Column::Attempts, Expr::col(messages::Column::Attempts).add(1))
+        .col_expr(messages::Column::UpdatedAt, Expr::value(now))
+        .filter(messages::Column::Id.eq(id))
+        .filter(messages::Column::Status.eq("queued"))
+        .filter(messages::Column::NextAttemptAt.lte(now))
+        .exec_with_returning(db)
+        .await?;
+    Ok(claimed.into_iter().next().map(message_of))
+}
+
+/// When a `queued` message is due, if it is (a job that came early waits for the rest).
+///
+/// # Errors
+/// On a database failure.
+pub async fn due_at(db: &impl ConnectionTrait, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(messages::Entity::find_by_id(id.to_string())
+        .filter(messages::Column::Status.eq("queued"))
+        .one(db)
+        .await?
+        .map(|row| row.next_attempt_at))
+}
+
+/// Messages a crashed process left behind: `sending` past their lease, or `queued` more than
+/// `grace` past due (their job may be lost). Longest-waiting first.
+///
+/// # Errors
+/// On a database failure.
+pub async fn overdue(
+    db: &impl ConnectionTrait,
+    grace: ChronoDuration,
+    limit: u64,
 ) -> Result<Vec<ChannelMessage>, StoreError> {
     let now = Utc::now();
     let due = Condition::any()
-        .add(Condition::all().add(messages::Column::Status.eq("queued")).add(messages::Column::NextAttemptAt.lte(now)))
-        .add(Condition::all().add(messages::Column::Status.eq("sending")).add(messages::Column::LeaseUntil.lt(now)));
-    let candidates = messages::Entity::find()
-        .filter(due.clone())
-        .order_by_asc(messages::Column::NextAttemptAt)
+        .add(Condition::all().add(messages::Column::Status.eq("sending")).add(messages::Column::LeaseUntil.lt(now)))
+        .add(
+            Condition::all()
+                .add(messages::Column::Status.eq("queued"))
+                .add(messages::Column::NextAttemptAt.lt(now - grace)),
+        );
+    Ok(messages::Entity::find()
+        .filter(due)
+        .order_by_asc(messages::Column::UpdatedAt)
         .limit(limit)
         .all(db)
+        .await?
+        .into_iter()
+        .map(message_of)
+        .collect())
+}
+
+/// Returns a `sending` message whose lease ran out to `queued`, due now. `false` when another
+/// process took it first.
+///
+/// # Errors
+/// On a database failure.
+pub async fn release_expired(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
+    let now = Utc::now();
+    let released = messages::Entity::update_many()
+        .col_expr(messages::Column::Status, Expr::value("queued"))
+        .col_expr(messages::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(messages::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(messages::Column::UpdatedAt, Expr::value(now))
+        .filter(messages::Column::Id.eq(id))
+        .filter(messages::Column::Status.eq("sending"))
+        .filter(messages::Column::LeaseUntil.lt(now))
+        .exec(db)
         .await?;
-    let mut claimed = Vec::new();
-    for row in candidates {
-        let result = messages::Entity::update_many()
-            .col_expr(messages::Column::Status, Expr::value("sending"))
-            .col_expr(messages::Column::LeaseUntil, Expr::value(Some(now + lease)))
-            .col_expr(messages::Column::Attempts, Expr::col(messages::Column::Attempts).add(1))
-            .col_expr(messages::Column::UpdatedAt, Expr::value(now))
-            .filter(messages::Column::Id.eq(row.id.clone()))
-            .filter(due.clone())
-            .exec(db)
-            .await?;
-        if result.rows_affected == 1 {
-            let mut claimed_row = message_of(row);
-            claimed_row.attempts += 1;
-            claimed_row.status = "sending".into();
-            claimed.push(claimed_row);
-        }
-    }
-    Ok(claimed)
+    Ok(released.rows_affected == 1)
 }
 
 /// Records an attempt: `sent` (with the channel's id), `failed`, or `queued` again at `next`.

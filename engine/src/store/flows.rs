@@ -164,6 +164,27 @@ pub async fn get_version(
     Ok(FlowVersion { version: row.version, graph: row.graph, created_at: row.created_at })
 }
 
+/// A version of a flow of this tenant, even when the flow has been deleted since: the version a
+/// run is pinned to (runs of a deleted flow finish on it).
+///
+/// # Errors
+/// [`StoreError::NotFound`] when the version does not exist for this tenant.
+pub async fn pinned_version(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: FlowId,
+    version: i32,
+) -> Result<FlowVersion, StoreError> {
+    let row = flow_versions::Entity::find()
+        .filter(flow_versions::Column::FlowId.eq(id.to_string()))
+        .filter(flow_versions::Column::TenantId.eq(tenant.to_string()))
+        .filter(flow_versions::Column::Version.eq(version))
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::not_found("flow version", format!("{id}@{version}")))?;
+    Ok(FlowVersion { version: row.version, graph: row.graph, created_at: row.created_at })
+}
+
 /// A flow of this tenant with its current graph.
 ///
 /// # Errors

@@ -34,7 +34,7 @@ pub struct Delivery {
     pub subscription_id: String,
     pub event: String,
     pub payload: Value,
-    /// Attempts made before this one.
+    /// This attempt's number (attempts are counted when claimed).
     pub attempts: i32,
 }
 
@@ -175,7 +175,7 @@ pub async fn replace_target(db: &impl ConnectionTrait, id: &str, old: &str, new:
 }
 
 /// Records `event` for every subscription of the tenant to it, in the caller's transaction.
-/// Returns the event's id when anyone is subscribed.
+/// Returns the new deliveries' ids (the caller enqueues their work items in the same transaction).
 ///
 /// # Errors
 /// On a database failure.
@@ -184,21 +184,24 @@ pub async fn publish(
     tenant_id: &str,
     event: &str,
     data: Value,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let subscribers = subscriptions::Entity::find()
         .filter(subscriptions::Column::TenantId.eq(tenant_id))
         .filter(subscriptions::Column::Event.eq(event))
         .all(db)
         .await?;
     if subscribers.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let now = Utc::now();
     let event_id = EventId::generate().to_string();
     let payload = json!({"id": event_id, "event": event, "occurredAt": now.to_rfc3339(), "data": data});
+    let mut ids = Vec::with_capacity(subscribers.len());
     for subscriber in subscribers {
+        let id = HookDeliveryId::generate().to_string();
+        ids.push(id.clone());
         deliveries::ActiveModel {
-            id: Set(HookDeliveryId::generate().to_string()),
+            id: Set(id),
             tenant_id: Set(tenant_id.to_string()),
             subscription_id: Set(subscriber.id),
             event: Set(event.to_string()),
@@ -215,58 +218,46 @@ pub async fn publish(
         .insert(db)
         .await?;
     }
-    Ok(Some(event_id))
+    Ok(ids)
 }
 
-/// Claims up to `limit` due deliveries for one attempt each, with a lease.
+/// Claims a due delivery for one attempt (`pending -> delivering`, attempts + 1, with a lease).
+/// `None` when it is not claimable: delivered, given up, taken by another worker, or not due yet.
 ///
 /// # Errors
 /// On a database failure.
-pub async fn claim_due(
-    db: &impl ConnectionTrait,
-    limit: u64,
-    lease: ChronoDuration,
-) -> Result<Vec<Delivery>, StoreError> {
+pub async fn claim(db: &impl ConnectionTrait, id: &str, lease: ChronoDuration) -> Result<Option<Delivery>, StoreError> {
     let now = Utc::now();
-    let due = Condition::any()
-        .add(
-            Condition::all()
-                .add(deliveries::Column::Status.eq("pending"))
-                .add(deliveries::Column::NextAttemptAt.lte(now)),
-        )
-        .add(
-            Condition::all()
-                .add(deliveries::Column::Status.eq("delivering"))
-                .add(deliveries::Column::LeaseUntil.lt(now)),
-        );
-    let candidates = deliveries::Entity::find()
-        .filter(due.clone())
-        .order_by_asc(deliveries::Column::NextAttemptAt)
-        .limit(limit)
-        .all(db)
+    let claimed = deliveries::Entity::update_many()
+        .col_expr(deliveries::Column::Status, Expr::value("delivering"))
+        .col_expr(deliveries::Column::Attempts, Expr::col(deliveries::Column::Attempts).add(1))
+        .col_expr(deliveries::Column::LeaseUntil, Expr::value(Some(now + lease)))
+        .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
+        .filter(deliveries::Column::Id.eq(id))
+        .filter(deliveries::Column::Status.eq("pending"))
+        .filter(deliveries::Column::NextAttemptAt.lte(now))
+        .exec_with_returning(db)
         .await?;
-    let mut claimed = Vec::new();
-    for row in candidates {
-        let result = deliveries::Entity::update_many()
-            .col_expr(deliveries::Column::Status, Expr::value("delivering"))
-            .col_expr(deliveries::Column::LeaseUntil, Expr::value(Some(now + lease)))
-            .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
-            .filter(deliveries::Column::Id.eq(row.id.clone()))
-            .filter(due.clone())
-            .exec(db)
-            .await?;
-        if result.rows_affected == 1 {
-            claimed.push(Delivery {
-                id: row.id,
-                tenant_id: row.tenant_id,
-                subscription_id: row.subscription_id,
-                event: row.event,
-                payload: row.payload,
-                attempts: row.attempts,
-            });
-        }
-    }
-    Ok(claimed)
+    Ok(claimed.into_iter().next().map(|row| Delivery {
+        id: row.id,
+        tenant_id: row.tenant_id,
+        subscription_id: row.subscription_id,
+        event: row.event,
+        payload: row.payload,
+        attempts: row.attempts,
+    }))
+}
+
+/// When a `pending` delivery is due, if it is (a job that came early waits for the rest).
+///
+/// # Errors
+/// On a database failure.
+pub async fn due_at(db: &impl ConnectionTrait, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(deliveries::Entity::find_by_id(id.to_string())
+        .filter(deliveries::Column::Status.eq("pending"))
+        .one(db)
+        .await?
+        .map(|row| row.next_attempt_at))
 }
 
 /// Records an attempt: `status` is `delivered`, `failed`, `gone`, or `pending` (retry at `next`).
@@ -283,7 +274,6 @@ pub async fn finish(
     let now = Utc::now();
     let mut update = deliveries::Entity::update_many()
         .col_expr(deliveries::Column::Status, Expr::value(status))
-        .col_expr(deliveries::Column::Attempts, Expr::col(deliveries::Column::Attempts).add(1))
         .col_expr(deliveries::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(deliveries::Column::LastError, Expr::value(error))
         .col_expr(deliveries::Column::UpdatedAt, Expr::value(now));
@@ -292,6 +282,77 @@ pub async fn finish(
     }
     update.filter(deliveries::Column::Id.eq(id)).filter(deliveries::Column::Status.eq("delivering")).exec(db).await?;
     Ok(())
+}
+
+/// Deliveries a crashed process left behind: `delivering` past their lease, or `pending` more
+/// than `grace` past due (their job may be lost). Longest-waiting first.
+///
+/// # Errors
+/// On a database failure.
+pub async fn overdue(db: &impl ConnectionTrait, grace: ChronoDuration, limit: u64) -> Result<Vec<Overdue>, StoreError> {
+    let now = Utc::now();
+    let rows = deliveries::Entity::find()
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(deliveries::Column::Status.eq("delivering"))
+                        .add(deliveries::Column::LeaseUntil.lt(now)),
+                )
+                .add(
+                    Condition::all()
+                        .add(deliveries::Column::Status.eq("pending"))
+                        .add(deliveries::Column::NextAttemptAt.lt(now - grace)),
+                ),
+        )
+        .order_by_asc(deliveries::Column::UpdatedAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Overdue {
+            lost: row.status == "delivering",
+            id: row.id,
+            tenant_id: row.tenant_id,
+            subscription_id: row.subscription_id,
+            attempts: row.attempts,
+            claimed_at: row.updated_at,
+        })
+        .collect())
+}
+
+/// An overdue delivery (see [`overdue`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overdue {
+    pub id: String,
+    pub tenant_id: String,
+    pub subscription_id: String,
+    pub attempts: i32,
+    /// Its worker died mid-attempt (else only its job is missing).
+    pub lost: bool,
+    /// When it was last claimed or rescheduled.
+    pub claimed_at: DateTime<Utc>,
+}
+
+/// Returns a `delivering` delivery whose lease ran out to `pending`, due now. `false` when
+/// another process took it first.
+///
+/// # Errors
+/// On a database failure.
+pub async fn release_expired(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
+    let now = Utc::now();
+    let released = deliveries::Entity::update_many()
+        .col_expr(deliveries::Column::Status, Expr::value("pending"))
+        .col_expr(deliveries::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(deliveries::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
+        .filter(deliveries::Column::Id.eq(id))
+        .filter(deliveries::Column::Status.eq("delivering"))
+        .filter(deliveries::Column::LeaseUntil.lt(now))
+        .exec(db)
+        .await?;
+    Ok(released.rows_affected == 1)
 }
 
 /// The tenant's latest payloads of `event`, newest first, one per event id (sample lists).

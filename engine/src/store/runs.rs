@@ -20,6 +20,8 @@ pub struct Run {
     pub tenant_id: String,
     pub flow_id: String,
     pub flow_version: i32,
+    /// The bot the run resolves settings for: its flow's bot when it started.
+    pub bot_id: Option<String>,
     /// `running`, `succeeded`, `failed`, `cancelled`.
     pub status: String,
     pub idempotency_key: Option<String>,
@@ -68,6 +70,7 @@ fn run_of(m: runs::Model) -> Run {
         tenant_id: m.tenant_id,
         flow_id: m.flow_id,
         flow_version: m.flow_version,
+        bot_id: m.bot_id,
         status: m.status,
         idempotency_key: m.idempotency_key,
         input: m.input,
@@ -108,6 +111,7 @@ pub struct NewRun {
     pub tenant_id: TenantId,
     pub flow_id: FlowId,
     pub flow_version: i32,
+    pub bot_id: Option<String>,
     pub idempotency_key: Option<String>,
     pub input: Value,
     pub trigger: Option<Value>,
@@ -170,6 +174,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewRun) -> Result<Run, Store
         tenant_id: Set(new.tenant_id.to_string()),
         flow_id: Set(new.flow_id.to_string()),
         flow_version: Set(new.flow_version),
+        bot_id: Set(new.bot_id),
         status: Set("running".into()),
         idempotency_key: Set(new.idempotency_key.clone()),
         input: Set(new.input),
@@ -506,6 +511,9 @@ pub async fn orphaned_steps(
                     ),
                 ),
         )
+        // Longest-waiting first, so a truly orphaned step never waits behind a backlog of
+        // queued ones beyond the limit.
+        .order_by_asc(steps::Column::UpdatedAt)
         .limit(limit)
         .all(db)
         .await?

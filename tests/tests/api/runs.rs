@@ -247,6 +247,7 @@ bacon_tests::backend_test!(
         );
         db.execute_raw(age).await.unwrap();
         assert_eq!(queued_jobs(&db).await, 1);
+        let engine = engine.runs();
         assert_eq!(engine.reconcile().await.unwrap(), 0, "its job is still queued: no duplicate");
         assert_eq!(queued_jobs(&db).await, 1);
 
