@@ -132,6 +132,46 @@ async fn assert_each_step_succeeded_once(database_url: &str, vendor: &MockServer
     assert_eq!(received, keys, "the vendor saw exactly the steps' idempotency keys");
 }
 
+/// Every vendor call has an audit row (issue #13): per step, at least as many attempts are
+/// audited as the vendor received (an attempt killed before its request still has a row), and the
+/// attempts a SIGKILL interrupted are audited as `lost`. Returns how many were lost.
+async fn assert_every_call_audited(database_url: &str, vendor: &MockServer) -> usize {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(database_url).await.unwrap();
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT run_id, step_id, outcome FROM audit_log WHERE kind = 'flow_step'",
+        ))
+        .await
+        .unwrap();
+    let mut audited: HashMap<String, usize> = HashMap::new();
+    let mut lost = 0;
+    for row in &rows {
+        let key = format!(
+            "{}:{}",
+            row.try_get::<String>("", "run_id").unwrap(),
+            row.try_get::<String>("", "step_id").unwrap()
+        );
+        *audited.entry(key).or_default() += 1;
+        let outcome = row.try_get::<String>("", "outcome").unwrap();
+        assert!(outcome == "success" || outcome == "lost", "unexpected outcome {outcome}");
+        lost += usize::from(outcome == "lost");
+    }
+    let mut calls: HashMap<String, usize> = HashMap::new();
+    for request in vendor.received_requests().await.unwrap() {
+        *calls.entry(request.headers["idempotency-key"].to_str().unwrap().to_string()).or_default() += 1;
+    }
+    for (key, n) in &calls {
+        let rows = audited.get(key).copied().unwrap_or(0);
+        assert!(rows >= *n, "step {key}: the vendor saw {n} calls but only {rows} attempts are audited");
+    }
+    let total_calls: usize = calls.values().sum();
+    assert!(lost >= total_calls - calls.len(), "every call beyond the first of a step was a lost attempt's retry");
+    lost
+}
+
 async fn sigkill_mid_flight(database_url: Option<&str>) {
     let vendor = MockServer::start().await;
     Mock::given(method("POST"))
@@ -172,6 +212,9 @@ async fn sigkill_mid_flight(database_url: Option<&str>) {
         .map(str::to_string)
         .unwrap_or_else(|| format!("sqlite://{}", cwd.path().join("data/bacon.db").display()));
     assert_each_step_succeeded_once(&url, &vendor, 30).await;
+    let lost = assert_every_call_audited(&url, &vendor).await;
+    eprintln!("attempts lost to the SIGKILL and audited as such: {lost}");
+    assert!(lost > 0, "steps were in flight when the process was killed");
     restarted.terminate(Duration::from_secs(30)).await;
 }
 
@@ -294,4 +337,96 @@ async fn a_schedule_fires_once_per_tick_with_two_worker_processes_on_postgres() 
         w.terminate(Duration::from_secs(30)).await;
     }
     api_process.terminate(Duration::from_secs(30)).await;
+}
+
+/// An acknowledged inbound delivery and an accepted channel message survive a SIGKILL of the
+/// process that accepted them (issue #13): both commit with their work item, so the next
+/// process with workers starts the run and sends the message.
+async fn accepted_work_survives_sigkill(database_url: Option<&str>) {
+    let twilio = MockServer::start().await;
+    let account = "AC0123456789abcdef0123456789abcdef";
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sid": "SM33333333333333333333333333333333",
+            "account_sid": account, "from": "whatsapp:+14155238886", "to": "whatsapp:+15558675310", "body": "",
+            "status": "queued", "direction": "outbound-api", "num_media": "0", "num_segments": "1",
+            "error_code": null, "error_message": null})))
+        .mount(&twilio)
+        .await;
+    let cwd = tempfile::tempdir().unwrap();
+    let twilio_url = twilio.uri();
+    let mut env =
+        vec![("BACON_HTTP__BIND", "127.0.0.1:0"), ("BACON_PLUGIN_TWILIO_WHATSAPP__BASE_URL", twilio_url.as_str())];
+    if let Some(url) = database_url {
+        env.push(("BACON_DATABASE_URL", url));
+    }
+    // No workers: the accepted work can only be in the database when the process dies.
+    let mut server = ServerProcess::start(cwd.path(), &["serve", "--no-workers"], &env);
+    let base = server.wait_for_listening().await;
+    let api = Api { base, key: first_key(&mut server).await, client: bacon_tests::http_client() };
+    let graph = json!({
+        "nodes": [{"id": "in", "type": "trigger", "config": {"kind": "webhook"}}, {"id": "done", "type": "end", "config": {}}],
+        "edges": [{"id": "e1", "source": "in", "target": "done"}]
+    });
+    let (status, flow) =
+        api.send(reqwest::Method::POST, "/v1/flows", Some(json!({"name": "hook", "graph": graph}))).await;
+    assert_eq!(status, 201, "{flow}");
+    let flow = flow["id"].as_str().unwrap().to_string();
+    let (status, activated) = api.send(reqwest::Method::POST, &format!("/v1/flows/{flow}/activate"), None).await;
+    assert_eq!(status, 200, "{activated}");
+    let hook_path = activated["hookUrl"].as_str().unwrap().split("/hooks/").nth(1).unwrap().to_string();
+    let delivered =
+        api.client.post(format!("{}/hooks/{hook_path}", api.base)).json(&json!({"order": 1})).send().await.unwrap();
+    assert_eq!(delivered.status().as_u16(), 200, "the delivery is acknowledged");
+    let (status, _) = api
+        .send(
+            reqwest::Method::PUT,
+            "/v1/plugins/bacon-plugin-twilio-whatsapp/settings",
+            Some(
+                json!({"accountSid": account, "authToken": "twilio-token-0123456789abcdef01", "from": "+14155238886"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, message) = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/channels/bacon-plugin-twilio-whatsapp/messages",
+            Some(json!({"to": "+15558675310", "text": "Your order shipped"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{message}");
+    let message = message["id"].as_str().unwrap().to_string();
+    server.child.start_kill().unwrap();
+    server.child.wait().await.unwrap();
+
+    let mut restarted = ServerProcess::start(cwd.path(), &["serve"], &env);
+    let base = restarted.wait_for_listening().await;
+    let api = Api { base, ..api };
+    wait::until("the delivery's run to succeed", Duration::from_secs(60), || async {
+        (api.runs_by_status(&flow).await.get("succeeded") == Some(&1)).then_some(())
+    })
+    .await;
+    let sent = wait::until("the message to be sent", Duration::from_secs(60), || async {
+        let (_, m) = api
+            .send(reqwest::Method::GET, &format!("/v1/channels/bacon-plugin-twilio-whatsapp/messages/{message}"), None)
+            .await;
+        (m["status"] == "sent").then_some(m)
+    })
+    .await;
+    assert_eq!(sent["attempts"], 1, "{sent}");
+    assert_eq!(twilio.received_requests().await.unwrap().len(), 1, "sent once");
+    restarted.terminate(Duration::from_secs(30)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_deliveries_and_messages_survive_a_sigkill_on_sqlite() {
+    accepted_work_survives_sigkill(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_deliveries_and_messages_survive_a_sigkill_on_postgres() {
+    let Some(url) = bacon_tests::postgres::fresh_database().await else {
+        return bacon_tests::postgres::print_skip("accepted_deliveries_and_messages_survive_a_sigkill_on_postgres");
+    };
+    accepted_work_survives_sigkill(Some(&url)).await;
 }
