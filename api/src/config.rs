@@ -106,7 +106,9 @@ impl Default for DatabaseConfig {
             max_connections: 10,
             sqlite_durability: SqliteDurability::Normal,
             busy_timeout_ms: 5_000,
-            acquire_timeout_ms: 10_000,
+            // Under the 2 s a client should wait for a 503 while PostgreSQL is down: sqlx keeps
+            // retrying a refused connection until this expires.
+            acquire_timeout_ms: 1_500,
         }
     }
 }

@@ -11,6 +11,9 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// `Retry-After` of a `database_unreachable` answer, in seconds.
+pub const RETRY_DATABASE_AFTER_SECS: &str = "1";
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -83,6 +86,10 @@ pub enum ApiError {
     Timeout { timeout_ms: u64 },
     #[error("{detail}")]
     Unavailable { code: &'static str, detail: String },
+    /// The database is down, unreachable or too busy to answer in time (`None`: a probe found it
+    /// so): the same request may succeed in a moment, so the answer says when to try again.
+    #[error("the database is unavailable; try again shortly")]
+    DatabaseUnreachable(#[source] Option<sea_orm::DbErr>),
     /// A vendor refused what this request needed of it (its reason in `detail`).
     #[error("{detail}")]
     BadGateway { code: &'static str, detail: String },
@@ -112,7 +119,9 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Timeout { .. } | Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout { .. } | Self::Unavailable { .. } | Self::DatabaseUnreachable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -135,6 +144,7 @@ impl ApiError {
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Validation { .. } => "validation_failed",
             Self::Timeout { .. } => "timeout",
+            Self::DatabaseUnreachable(_) => "database_unreachable",
             Self::Internal(_) => "internal",
         }
     }
@@ -162,8 +172,15 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(source) = &self {
-            tracing::error!(error = %ErrorChain(source.as_ref()), "Request failed with an internal error.");
+        match &self {
+            Self::Internal(source) => {
+                tracing::error!(error = %ErrorChain(source.as_ref()), "Request failed with an internal error.");
+            }
+            // Every request says so during an outage: a warning each, the operator acts on /readyz.
+            Self::DatabaseUnreachable(Some(source)) => {
+                tracing::warn!(error = %ErrorChain(source), "Request failed: the database is unavailable.");
+            }
+            _ => {}
         }
         let problem = self.to_problem();
         let mut response = (self.status(), axum::Json(problem)).into_response();
@@ -171,6 +188,11 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if matches!(self, Self::Unauthenticated { .. }) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if matches!(self, Self::DatabaseUnreachable(_)) {
+            // An outage is over in seconds (a restart, a failover) or lasts until an operator acts;
+            // a client retrying each second neither waits long after the former nor floods the latter.
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_DATABASE_AFTER_SECS));
         }
         if matches!(self, Self::PayloadTooLarge { .. }) {
             // The rest of the body is never read, so this connection cannot carry another request:
@@ -193,6 +215,9 @@ impl From<StoreError> for ApiError {
                     "the {kind} is at version {current}, not {expected}: fetch it again and reapply your change"
                 ),
             },
+            StoreError::Database(e) if bacon_engine::error::database_unavailable(&e) => {
+                Self::DatabaseUnreachable(Some(e))
+            }
             StoreError::Database(e) => Self::internal(e),
         }
     }
@@ -210,5 +235,62 @@ impl std::fmt::Display for ErrorChain<'_> {
             source = s.source();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bacon_engine::database::{self, DatabaseOptions, SqliteDurability};
+    use sea_orm::{ConnAcquireErr, ConnectionTrait, DbErr};
+
+    use super::*;
+
+    async fn sqlite(dir: &std::path::Path, busy_timeout: Duration) -> sea_orm::DatabaseConnection {
+        let url = format!("sqlite://{}", dir.join("busy.db").display());
+        let options = DatabaseOptions {
+            url,
+            max_connections: 2,
+            sqlite_durability: SqliteDurability::Normal,
+            busy_timeout,
+            acquire_timeout: Duration::from_secs(5),
+        };
+        database::connect(&options).await.expect("a SQLite file opens")
+    }
+
+    /// A real `database is locked`: a writer holds the lock and another pool does not wait for it.
+    async fn sqlite_busy() -> DbErr {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let holder = sqlite(dir.path(), Duration::from_secs(5)).await;
+        holder.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY)").await.expect("table");
+        let writer = database::begin_write(&holder).await.expect("the write lock");
+        writer.execute_unprepared("INSERT INTO t (id) VALUES (1)").await.expect("insert");
+        let other = sqlite(dir.path(), Duration::ZERO).await;
+        other.execute_unprepared("INSERT INTO t (id) VALUES (2)").await.expect_err("the file is locked")
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_database_is_a_503_with_retry_after() {
+        let busy = sqlite_busy().await;
+        assert!(busy.to_string().contains("database is locked"), "{busy}");
+        for err in [DbErr::ConnectionAcquire(ConnAcquireErr::Timeout), busy] {
+            let error = ApiError::from(StoreError::Database(err));
+            let problem = error.to_problem();
+            assert_eq!(problem.code, "database_unreachable");
+            assert!(!problem.detail.contains("locked"), "the cause is logged, not shown: {}", problem.detail);
+            let response = error.into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        }
+    }
+
+    #[test]
+    fn a_statement_the_database_refuses_stays_a_500() {
+        let err = DbErr::Custom("no such column".into());
+        let response = ApiError::from(StoreError::Database(err)).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

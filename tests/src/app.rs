@@ -108,6 +108,8 @@ pub struct Reply {
     pub content_type: String,
     /// The `Connection` header, if any.
     pub connection: Option<String>,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
     pub text: String,
     pub json: Value,
 }
@@ -205,7 +207,9 @@ pub async fn read(response: reqwest::Response) -> Reply {
         .to_string();
     let connection =
         response.headers().get(reqwest::header::CONNECTION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let retry_after =
+        response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let text = response.text().await.expect("body");
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply { status, content_type, connection, text, json }
+    Reply { status, content_type, connection, retry_after, text, json }
 }

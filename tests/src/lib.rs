@@ -5,12 +5,14 @@
 //! - [`db_test!`] writes one test body and runs it on SQLite and on PostgreSQL; the PostgreSQL
 //!   variant prints why it skips when `BACON_TEST_POSTGRES_URL` is unset.
 //! - [`process`] runs the real `bacon-server` binary as a child process.
+//! - [`tcp_proxy`] takes a test server's PostgreSQL away and gives it back (an outage).
 //! - [`wait`] waits for a condition with a deadline (never a bare sleep).
 
 pub mod app;
 pub mod logs;
 pub mod postgres;
 pub mod process;
+pub mod tcp_proxy;
 pub mod testkit_plugin;
 pub mod wait;
 

@@ -50,9 +50,44 @@ fn with_database(server: &str, name: &str) -> String {
     }
 }
 
+/// The `host:port` a `postgres://` URL connects to (port 5432 when it names none).
+pub fn host_port(url: &str) -> String {
+    let (start, end) = host_span(url);
+    let host = &url[start..end];
+    if host.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) {
+        host.to_string()
+    } else {
+        format!("{host}:5432")
+    }
+}
+
+/// The same URL connecting to `address` instead (say, a [`crate::tcp_proxy::TcpProxy`]).
+pub fn via(url: &str, address: std::net::SocketAddr) -> String {
+    let (start, end) = host_span(url);
+    format!("{}{address}{}", &url[..start], &url[end..])
+}
+
+/// Where a URL's `host[:port]` is: after the scheme and any `user[:password]@`, before the path.
+fn host_span(url: &str) -> (usize, usize) {
+    let authority = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let end = url[authority..].find(['/', '?']).map(|i| authority + i).unwrap_or(url.len());
+    let start = url[authority..end].rfind('@').map(|i| authority + i + 1).unwrap_or(authority);
+    (start, end)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use super::{host_port, via, with_database};
+
+    #[test]
+    fn finds_and_replaces_the_server_address() {
+        assert_eq!(host_port("postgres://postgres@127.0.0.1:5432/test"), "127.0.0.1:5432");
+        assert_eq!(host_port("postgres://u:p@db/test?sslmode=disable"), "db:5432");
+        let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+        assert_eq!(via("postgres://postgres@127.0.0.1:5432/x", proxy), "postgres://postgres@127.0.0.1:40000/x");
+        assert_eq!(via("postgres://db/x?a=b", proxy), "postgres://127.0.0.1:40000/x?a=b");
+        assert_eq!(via("postgres://u:p@db:6543", proxy), "postgres://u:p@127.0.0.1:40000");
+    }
 
     #[test]
     fn swaps_the_database_name() {

@@ -1,5 +1,7 @@
 //! Liveness, readiness and metrics: unauthenticated, for load balancers and Prometheus.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
@@ -11,6 +13,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
+
+/// How long a readiness check may wait for the database. Probes give up after 1 s (Kubernetes'
+/// default `timeoutSeconds`); answering 503 just before that says "not ready" instead of leaving
+/// the prober to time out, and a database slower than this is not ready to serve traffic anyway.
+pub const READINESS_TIMEOUT: Duration = Duration::from_millis(750);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_health)).routes(routes!(get_readiness)).routes(routes!(get_metrics))
@@ -43,14 +50,14 @@ pub async fn get_health() -> ApiJson<HealthResponse> {
 #[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "get_readiness",
     responses((status = 200, description = "Ready to serve", body = ReadinessResponse)))]
 pub async fn get_readiness(State(state): State<AppState>) -> Result<ApiJson<ReadinessResponse>, ApiError> {
-    match database::readiness(&state.db).await {
+    let readiness =
+        tokio::time::timeout(READINESS_TIMEOUT, database::readiness(&state.db)).await.unwrap_or(Readiness::Unreachable);
+    match readiness {
         Readiness::Ready => Ok(ApiJson(ReadinessResponse {
             status: "ready".into(),
             database: database::backend_name(&state.db).into(),
         })),
-        Readiness::Unreachable => {
-            Err(ApiError::Unavailable { code: "database_unreachable", detail: "the database does not answer".into() })
-        }
+        Readiness::Unreachable => Err(ApiError::DatabaseUnreachable(None)),
         Readiness::PendingMigrations(n) => Err(ApiError::Unavailable {
             code: "migrations_pending",
             detail: format!("{n} database migrations are not applied yet"),

@@ -9,6 +9,7 @@ mod documentation;
 mod flows;
 mod health;
 mod input;
+mod outage;
 mod plugins;
 mod rest_hooks;
 mod retry_timing;
