@@ -258,3 +258,36 @@ bacon_tests::backend_test!(
         assert_eq!(queued_jobs(&db).await, 1);
     }
 );
+
+bacon_tests::backend_test!(
+    async fn a_run_of_a_deleted_flow_finishes_on_its_pinned_version(backend) {
+        // The API process has no workers: the run is executed by a fresh worker runtime that never
+        // saw the flow (its graph cache is empty), as another process would.
+        let Some(app) = bacon_tests::app::spawn_app_with(backend, |c| c.workers.embedded = false).await else {
+            return bacon_tests::postgres::print_skip(module_path!());
+        };
+        let vendor = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/after")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&vendor).await;
+        allow(&app, &vendor).await;
+        let flow = create_flow(&app, chain(vec![
+            json!({"id": "t", "type": "trigger", "config": {}}),
+            call("after", format!("{}/after", vendor.uri()), json!({})),
+        ]))
+        .await;
+        let run = start(&app, &flow, json!({"orderId": "1"})).await;
+        let deleted = app.delete(&format!("/v1/flows/{flow}"), &app.tenant_key).await;
+        assert_eq!(deleted.status, 204, "{}", deleted.text);
+        assert_eq!(app.get(&format!("/v1/flows/{flow}"), &app.tenant_key).await.status, 404);
+        let config = bacon_tests::app::test_config(app.data_dir(), app.database_url.clone(), &app.admin_key);
+        let (db, work) = bacon_api::startup::worker_engine(&config).await.unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let workers = tokio::spawn(bacon_worker::run_until(db, work, 2, stop.clone().cancelled_owned()));
+        // README: deleting a flow keeps its runs going on their pinned version.
+        let done = finished(&app, &run).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["flowVersion"], 1);
+        vendor.verify().await;
+        stop.cancel();
+        workers.await.unwrap().unwrap();
+    }
+);
