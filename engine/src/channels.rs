@@ -19,7 +19,7 @@ use crate::store::audit::{self, NewAuditEntry};
 use crate::store::channels::{self, ChannelMessage};
 use crate::work::queue::commit;
 use crate::work::retry::{backoff, due_after};
-use crate::work::{Job, JobQueue, WorkItem, WorkKind};
+use crate::work::{Job, JobQueue, WorkItem, WorkKind, outcome};
 
 /// Attempts per message unless the request says otherwise.
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 5;
@@ -90,16 +90,20 @@ impl ChannelOutbox {
             return Ok(());
         };
         let (status, external_id, error, retry) = self.attempt(&row).await;
-        let txn = begin_write(db).await.map_err(StoreError::from)?;
-        let mut jobs = Vec::new();
-        let next = retry.map(|wait| {
-            jobs.push(wait);
-            due_after(wait)
-        });
-        channels::finish(&txn, &row.id, status, external_id, error, next).await?;
-        let jobs = jobs.into_iter().map(|wait| WorkItem::channel_message(&row.id).map(|i| Job::after(i, wait)));
-        commit(self.queue.as_ref(), txn, jobs.collect::<Result<Vec<_>, _>>()?).await?;
-        Ok(())
+        outcome::record("channel message", &row.id, || async {
+            let txn = begin_write(db).await.map_err(StoreError::from)?;
+            let next = retry.map(due_after);
+            if !channels::finish(&txn, &row, status, external_id.clone(), error.clone(), next).await? {
+                txn.rollback().await.map_err(StoreError::from)?;
+                return Ok(());
+            }
+            let jobs = match retry {
+                Some(wait) => vec![Job::after(WorkItem::channel_message(&row.id)?, wait)],
+                None => Vec::new(),
+            };
+            Ok(commit(self.queue.as_ref(), txn, jobs).await?)
+        })
+        .await
     }
 
     /// Runs the attempt; returns the message's next status, the channel's id, the error, and

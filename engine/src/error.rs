@@ -77,6 +77,19 @@ fn sqlx_unavailable(err: &SqlxError) -> bool {
     }
 }
 
+/// `err` and its sources, `outer: inner: innermost`, for a log line (a store error alone says
+/// only "database error").
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}
+
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         Self::Database(err)

@@ -23,7 +23,7 @@ use crate::store::audit::{self, NewAuditEntry};
 use crate::store::rest_hooks::{self, Delivery, target_field};
 use crate::work::queue::commit;
 use crate::work::retry::{backoff, due_after};
-use crate::work::{Job, JobQueue, WorkItem, WorkKind};
+use crate::work::{Job, JobQueue, WorkItem, WorkKind, outcome};
 
 /// Attempts per delivery before it is marked `failed`.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -83,18 +83,23 @@ impl HookDispatcher {
             return Ok(());
         };
         let attempted = self.attempt(&delivery).await?;
-        let txn = begin_write(db).await.map_err(StoreError::from)?;
-        let next = attempted.retry.map(due_after);
-        rest_hooks::finish(&txn, &delivery.id, attempted.status, attempted.error, next).await?;
-        if let Some(subscription) = &attempted.gone {
-            rest_hooks::remove_gone(&txn, subscription).await?;
-        }
-        let jobs = match attempted.retry {
-            Some(wait) => vec![Job::after(WorkItem::rest_hook_delivery(&delivery.id)?, wait)],
-            None => Vec::new(),
-        };
-        commit(self.queue.as_ref(), txn, jobs).await?;
-        Ok(())
+        outcome::record("REST-hook delivery", &delivery.id, || async {
+            let txn = begin_write(db).await.map_err(StoreError::from)?;
+            let next = attempted.retry.map(due_after);
+            if !rest_hooks::finish(&txn, &delivery, attempted.status, attempted.error.clone(), next).await? {
+                txn.rollback().await.map_err(StoreError::from)?;
+                return Ok(());
+            }
+            if let Some(subscription) = &attempted.gone {
+                rest_hooks::remove_gone(&txn, subscription).await?;
+            }
+            let jobs = match attempted.retry {
+                Some(wait) => vec![Job::after(WorkItem::rest_hook_delivery(&delivery.id)?, wait)],
+                None => Vec::new(),
+            };
+            Ok(commit(self.queue.as_ref(), txn, jobs).await?)
+        })
+        .await
     }
 
     async fn attempt(&self, delivery: &Delivery) -> Result<Attempted, StoreError> {

@@ -2,6 +2,11 @@
 //! loops that never wait on one another: the reconciler, the purge of finished job rows, and
 //! schedule triggers. A slow vendor (a REST-hook target, a channel) holds one worker slot for
 //! its attempt, never a loop.
+//!
+//! apalis stops a worker when its backend fails (a busy, vanished or unreachable database);
+//! [`run_until`] starts it again after a wait that doubles with each quick failure (100 ms up to
+//! 30 s), so an outage is never a busy loop of reconnects, and an attempt under way finishes on
+//! its own task either way.
 
 use std::future::Future;
 use std::time::Duration;
@@ -21,8 +26,6 @@ pub enum WorkerError {
     Migrate(#[source] sea_orm::sqlx::migrate::MigrateError),
     #[error("unsupported database backend for the job queue")]
     UnsupportedBackend,
-    #[error("the worker monitor stopped with an error: {0}")]
-    Monitor(String),
 }
 
 /// Applies apalis's migrations for this backend on the shared pool, without touching PRAGMAs.
@@ -43,11 +46,23 @@ pub async fn prepare_storage(db: &DatabaseConnection) -> Result<(), WorkerError>
     }
 }
 
+/// Executes one item on a task of its own: when the apalis worker stops on a backend error
+/// (a busy or unreachable database), an attempt already under way still records its outcome
+/// instead of being dropped mid-flight and left claimed until its lease runs out. A job the
+/// worker could not acknowledge is delivered again and finds its item no longer claimable.
 async fn handle(item: WorkItem, runner: Data<WorkRunner>) -> Result<(), BoxDynError> {
-    runner.execute(&item).await.map_err(|e| {
-        tracing::warn!(kind = item.kind().as_str(), id = %item.id(), error = %e, "A work item failed; apalis will deliver it again.");
-        Box::new(e) as BoxDynError
-    })
+    let runner = (*runner).clone();
+    let attempt = tokio::spawn(async move {
+        let result = runner.execute(&item).await;
+        if let Err(e) = &result {
+            tracing::warn!(kind = item.kind().as_str(), id = %item.id(), error = %bacon_engine::error::chain(e), "A work item failed; apalis will deliver it again.");
+        }
+        result
+    });
+    match attempt.await {
+        Ok(result) => result.map_err(|e| Box::new(e) as BoxDynError),
+        Err(panic) => Err(Box::new(panic) as BoxDynError),
+    }
 }
 
 /// Deletes finished job rows: the `steps` and `audit_log` tables are the record, and apalis's
@@ -130,35 +145,125 @@ pub async fn run_until(
     };
     let queue = ApalisQueue::new(&db);
     tracing::info!(backend = ?db.get_database_backend(), concurrency, "Workers started.");
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    let mut restarts = Restarts::default();
+    loop {
+        let stop = shutdown.clone();
+        run_monitor(&queue, &runner, &instance, restarts.count, concurrency, async move {
+            stop.await;
+            Ok(())
+        })
+        .await;
+        if shutdown.peek().is_some() {
+            break;
+        }
+        // The worker stopped on an error (its reason is logged): the database is likely gone.
+        // Start again, but wait longer after each quick failure so an outage is not a busy loop.
+        let wait = restarts.next();
+        tracing::warn!(
+            restarts = restarts.count,
+            wait_ms = wait.as_millis() as u64,
+            "Workers stopped on an error; restarting them."
+        );
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.clone() => break,
+        }
+    }
+    tracing::info!("Workers stopped.");
+    Ok(())
+}
+
+/// Quick successive worker failures, to space out restarts.
+#[derive(Debug, Default)]
+struct Restarts {
+    count: usize,
+    /// Failures in a row, each within [`Restarts::HEALTHY`] of the previous one.
+    in_a_row: u32,
+    last: Option<std::time::Instant>,
+}
+
+impl Restarts {
+    /// A worker that ran this long before failing was healthy: its restart waits the least.
+    const HEALTHY: Duration = Duration::from_secs(60);
+    const FIRST: Duration = Duration::from_millis(100);
+    const LONGEST: Duration = Duration::from_secs(30);
+
+    /// Records a failure now; returns how long to wait before the next start.
+    fn next(&mut self) -> Duration {
+        self.failed_at(std::time::Instant::now())
+    }
+
+    fn failed_at(&mut self, now: std::time::Instant) -> Duration {
+        let quick = self.last.is_some_and(|last| now.duration_since(last) < Self::HEALTHY);
+        self.in_a_row = if quick { self.in_a_row.saturating_add(1) } else { 0 };
+        self.last = Some(now);
+        self.count += 1;
+        Self::FIRST.saturating_mul(2u32.saturating_pow(self.in_a_row)).min(Self::LONGEST)
+    }
+}
+
+/// Runs one apalis monitor of `concurrency` workers until `shutdown` resolves or the worker
+/// fails (apalis restarts nothing itself: [`run_until`] decides when to start again).
+async fn run_monitor(
+    queue: &ApalisQueue,
+    runner: &WorkRunner,
+    instance: &str,
+    restarts: usize,
+    concurrency: usize,
+    shutdown: impl Future<Output = std::io::Result<()>> + Send,
+) {
     // Jobs pushed by this process wake the workers at once; the interval finds the others
     // (another process's pushes, delayed jobs coming due) and is the fallback for any missed
     // wake-up. Built per worker start: the strategy holds a timer of the worker's runtime.
     let pushed = runner.runs().jobs_pushed();
     let strategy = move || Wakeups::new(Duration::from_millis(50), pushed.clone());
-    let monitor = match queue.storage {
-        Storage::Sqlite(storage) => Monitor::new().register(move |restarts| {
-            WorkerBuilder::new(format!("work-{instance}-{restarts}"))
+    let name = format!("work-{instance}-{restarts}");
+    let runner = runner.clone();
+    let monitor = match queue.storage.clone() {
+        Storage::Sqlite(storage) => Monitor::new().register(move |_| {
+            WorkerBuilder::new(name.as_str())
                 .backend(storage.clone().poll_with_strategy(strategy()))
                 .data(runner.clone())
                 .concurrency(concurrency)
                 .build(handle)
         }),
-        Storage::Postgres(storage) => Monitor::new().register(move |restarts| {
-            WorkerBuilder::new(format!("work-{instance}-{restarts}"))
+        Storage::Postgres(storage) => Monitor::new().register(move |_| {
+            WorkerBuilder::new(name.as_str())
                 .backend(storage.clone().with_pubsub().poll_with_strategy(strategy()))
                 .data(runner.clone())
                 .concurrency(concurrency)
                 .build(handle)
         }),
     };
-    let monitor = monitor.should_restart(|_, _| true).shutdown_timeout(Duration::from_secs(10));
-    monitor
-        .run_with_signal(async move {
-            shutdown.await;
-            Ok(())
+    let monitor = monitor
+        .should_restart(|worker, error| {
+            tracing::warn!(worker = %worker.name(), error = %error, "A worker stopped on an error.");
+            false
         })
-        .await
-        .map_err(|e| WorkerError::Monitor(e.to_string()))?;
-    tracing::info!("Workers stopped.");
-    Ok(())
+        .shutdown_timeout(Duration::from_secs(10));
+    if let Err(e) = monitor.run_with_signal(shutdown).await {
+        tracing::warn!(error = %e, "The worker monitor stopped with an error.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn quick_failures_wait_longer_each_time_up_to_a_bound_and_a_healthy_run_starts_over() {
+        let mut restarts = Restarts::default();
+        let start = Instant::now();
+        let waits: Vec<u128> =
+            (0..12).map(|i| restarts.failed_at(start + Duration::from_millis(10 * i)).as_millis()).collect();
+        assert_eq!(waits[..6], [100, 200, 400, 800, 1600, 3200]);
+        assert!(waits.iter().all(|w| *w <= 30_000), "{waits:?}");
+        assert_eq!(waits[11], 30_000);
+        let later = start + Duration::from_secs(3600);
+        assert_eq!(restarts.failed_at(later).as_millis(), 100, "a worker that ran an hour was healthy");
+        assert_eq!(restarts.count, 13);
+    }
 }

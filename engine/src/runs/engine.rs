@@ -23,7 +23,7 @@ use crate::store::audit::{self, NewAuditEntry};
 use crate::store::runs::{self, NewRun, Run, Step};
 use crate::store::{self};
 use crate::work::queue::{CommitError, commit};
-use crate::work::{Job, JobQueue, WorkItem, WorkKind};
+use crate::work::{Job, JobQueue, WorkItem, WorkKind, outcome};
 
 /// How long a claimed step may run before the reconciler considers its worker dead, by default.
 pub const DEFAULT_LEASE_SECS: u64 = 300;
@@ -39,6 +39,18 @@ pub enum RunError {
     Queue(String),
     #[error("the run is {status}; only a {expected} run can be {action}")]
     WrongState { status: String, expected: &'static str, action: &'static str },
+}
+
+impl RunError {
+    /// Whether the same call may succeed in a moment: the database was busy or unreachable, or
+    /// the jobs (written to the same database) could not be pushed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_unavailable(),
+            Self::Queue(_) => true,
+            Self::BadGraph(_) | Self::WrongState { .. } => false,
+        }
+    }
 }
 
 impl From<CommitError> for RunError {
@@ -273,17 +285,22 @@ impl RunEngine {
     /// transaction.
     async fn finish_without_action(
         &self,
-        run_id: &str,
-        step_id: &str,
+        step: &Step,
         status: &str,
         output: Option<Value>,
         error: Option<Value>,
     ) -> Result<(), RunError> {
-        let txn = self.begin().await?;
-        let run = runs::lock_run(&txn, run_id).await?;
-        runs::finish_step(&txn, step_id, status, None, output, error, None).await?;
-        let (jobs, _) = self.advance_in(&txn, run).await?;
-        self.commit_with(txn, jobs).await
+        outcome::record("step", &step.id, || async {
+            let txn = self.begin().await?;
+            let run = runs::lock_run(&txn, &step.run_id).await?;
+            if !runs::finish_step(&txn, step, status, None, output.clone(), error.clone(), None).await? {
+                txn.rollback().await.map_err(StoreError::from)?;
+                return Ok(());
+            }
+            let (jobs, _) = self.advance_in(&txn, run).await?;
+            self.commit_with(txn, jobs).await
+        })
+        .await
     }
 
     fn policy_for(&self, action: &crate::flows::graph::PluginActionConfig) -> RetryPolicy {
@@ -322,14 +339,14 @@ impl RunEngine {
         let graph = self.graph_of(&self.db, &run).await?;
         let Some(node) = graph.node(&step.node_id).cloned() else {
             let error = json!({"message": format!("node `{}` is not in the flow version", step.node_id)});
-            return self.finish_without_action(run_id, step_id, "failed", None, Some(error)).await;
+            return self.finish_without_action(&step, "failed", None, Some(error)).await;
         };
         if let NodeKind::AiContext(config) = &node.kind {
             return self.execute_ai_context(&run, &step, &graph, config).await;
         }
         let NodeKind::PluginAction(action) = &node.kind else {
             // A delay: its wait is over once it is claimed.
-            return self.finish_without_action(run_id, step_id, "succeeded", Some(json!({})), None).await;
+            return self.finish_without_action(&step, "succeeded", Some(json!({})), None).await;
         };
         let steps = runs::steps_of(&self.db, run_id).await?;
         let mut outputs = serde_json::Map::new();
@@ -345,7 +362,7 @@ impl RunEngine {
             Ok(p) => p,
             Err(e) => {
                 let error = json!({"kind": "template", "pointer": e.pointer, "message": e.message});
-                return self.finish_without_action(run_id, step_id, "failed", None, Some(error)).await;
+                return self.finish_without_action(&step, "failed", None, Some(error)).await;
             }
         };
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
@@ -370,12 +387,15 @@ impl RunEngine {
             })
             .await;
         let audit_rows = outcome.deferred_audit;
-        let recorded = self.record_outcome(&run, &step, action, payload, outcome.result, &audit_rows).await;
+        let recorded = outcome::record("step", &step.id, || {
+            self.record_outcome(&run, &step, action, &payload, &outcome.result, &audit_rows)
+        })
+        .await;
         match recorded {
             Ok(()) => Ok(()),
             Err(e) => {
-                // The transaction did not commit: the step stays `running` until its lease ends and
-                // the reconciler runs it again. Keep the attempt's audit trail regardless.
+                // The database stayed away past our patience: the step stays `running` until its
+                // lease ends and the reconciler runs it again. Keep the attempt's audit trail.
                 for row in audit_rows {
                     if let Err(audit_error) = audit::append(&self.db, row).await {
                         tracing::error!(run.id = %run.id, error = %audit_error, "Could not write the audit row.");
@@ -418,12 +438,22 @@ impl RunEngine {
         };
         let input = request.describe();
         let outcome = self.runtime.enrich_context(request).await?;
-        let txn = self.begin().await?;
-        let locked = runs::lock_run(&txn, &run.id).await?;
-        for row in &outcome.deferred_audit {
-            audit::append(&txn, row.clone()).await?;
-        }
-        runs::finish_step(&txn, &step.id, "succeeded", Some(input), Some(outcome.to_json()), None, None).await?;
+        let output = outcome.to_json();
+        outcome::record("step", &step.id, || async {
+            let txn = self.begin().await?;
+            let locked = runs::lock_run(&txn, &run.id).await?;
+            for row in &outcome.deferred_audit {
+                audit::append(&txn, row.clone()).await?;
+            }
+            if !runs::finish_step(&txn, step, "succeeded", Some(input.clone()), Some(output.clone()), None, None)
+                .await?
+            {
+                return Self::no_longer_claimed(txn, run, step).await;
+            }
+            let (jobs, _) = self.advance_in(&txn, locked).await?;
+            self.commit_with(txn, jobs).await
+        })
+        .await?;
         tracing::info!(
             run.id = %run.id,
             step.id = %step.id,
@@ -431,8 +461,7 @@ impl RunEngine {
             skipped = outcome.skipped.len(),
             "AI context collected."
         );
-        let (jobs, _) = self.advance_in(&txn, locked).await?;
-        self.commit_with(txn, jobs).await
+        Ok(())
     }
 
     /// Records an attempt in one transaction: its audit rows, the step's outcome, and (when the
@@ -442,13 +471,13 @@ impl RunEngine {
         run: &Run,
         step: &Step,
         action: &crate::flows::graph::PluginActionConfig,
-        payload: Value,
-        result: Result<Value, InvokeError>,
+        payload: &Value,
+        result: &Result<Value, InvokeError>,
         audit_rows: &[NewAuditEntry],
     ) -> Result<(), RunError> {
         let run_id = run.id.as_str();
-        let step_id = step.id.as_str();
         let attempt = step.attempt.max(1) as u32;
+        let payload = Some(payload.clone());
         let txn = self.begin().await?;
         let locked = runs::lock_run(&txn, run_id).await?;
         for row in audit_rows {
@@ -456,7 +485,9 @@ impl RunEngine {
         }
         let jobs = match result {
             Ok(output) => {
-                runs::finish_step(&txn, step_id, "succeeded", Some(payload), Some(output), None, None).await?;
+                if !runs::finish_step(&txn, step, "succeeded", payload, Some(output.clone()), None, None).await? {
+                    return Self::no_longer_claimed(txn, run, step).await;
+                }
                 tracing::info!(run.id = %run.id, step.id = %step.id, attempt, "Step succeeded.");
                 self.advance_in(&txn, locked).await?.0
             }
@@ -466,17 +497,30 @@ impl RunEngine {
                 if err.is_retryable() && attempt < policy.max_attempts() {
                     let delay = policy.delay(attempt, err.retry_after());
                     let due = Utc::now() + chrono::Duration::milliseconds(delay.as_millis() as i64);
-                    runs::finish_step(&txn, step_id, "retrying", Some(payload), None, Some(error), Some(due)).await?;
+                    if !runs::finish_step(&txn, step, "retrying", payload, None, Some(error), Some(due)).await? {
+                        return Self::no_longer_claimed(txn, run, step).await;
+                    }
                     tracing::info!(run.id = %run.id, step.id = %step.id, attempt, delay_ms = delay.as_millis() as u64, "Step will be retried.");
                     vec![Job::after(WorkItem::step(&run.id, &step.id)?, delay)]
                 } else {
-                    runs::finish_step(&txn, step_id, "failed", Some(payload), None, Some(error), None).await?;
+                    if !runs::finish_step(&txn, step, "failed", payload, None, Some(error), None).await? {
+                        return Self::no_longer_claimed(txn, run, step).await;
+                    }
                     tracing::info!(run.id = %run.id, step.id = %step.id, attempt, "Step failed.");
                     self.advance_in(&txn, locked).await?.0
                 }
             }
         };
         self.commit_with(txn, jobs).await
+    }
+
+    /// The step is no longer ours: an earlier try of this commit landed though it reported an
+    /// error, or the reconciler took the step over after its lease (and audited this attempt as
+    /// lost). Nothing to record.
+    async fn no_longer_claimed(txn: DatabaseTransaction, run: &Run, step: &Step) -> Result<(), RunError> {
+        txn.rollback().await.map_err(StoreError::from)?;
+        tracing::info!(run.id = %run.id, step.id = %step.id, "The step's outcome was already recorded or its lease taken over.");
+        Ok(())
     }
 
     /// Cancels a running run.

@@ -185,16 +185,19 @@ pub async fn release_expired(db: &impl ConnectionTrait, id: &str) -> Result<bool
 
 /// Records an attempt: `sent` (with the channel's id), `failed`, or `queued` again at `next`.
 ///
+/// `false` when this attempt is no longer the one being sent: its outcome was recorded already,
+/// or its lease was taken over.
+///
 /// # Errors
 /// On a database failure.
 pub async fn finish(
     db: &impl ConnectionTrait,
-    id: &str,
+    claimed: &ChannelMessage,
     status: &str,
     external_id: Option<String>,
     error: Option<String>,
     next: Option<DateTime<Utc>>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let now = Utc::now();
     let mut update = messages::Entity::update_many()
         .col_expr(messages::Column::Status, Expr::value(status))
@@ -205,8 +208,13 @@ pub async fn finish(
     if let Some(next) = next {
         update = update.col_expr(messages::Column::NextAttemptAt, Expr::value(next));
     }
-    update.filter(messages::Column::Id.eq(id)).filter(messages::Column::Status.eq("sending")).exec(db).await?;
-    Ok(())
+    let result = update
+        .filter(messages::Column::Id.eq(claimed.id.as_str()))
+        .filter(messages::Column::Status.eq("sending"))
+        .filter(messages::Column::Attempts.eq(claimed.attempts))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 /// A conversation with a channel user.

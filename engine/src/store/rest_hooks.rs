@@ -262,15 +262,18 @@ pub async fn due_at(db: &impl ConnectionTrait, id: &str) -> Result<Option<DateTi
 
 /// Records an attempt: `status` is `delivered`, `failed`, `gone`, or `pending` (retry at `next`).
 ///
+/// `false` when this attempt is no longer the one being delivered: its outcome was recorded
+/// already, or its lease was taken over.
+///
 /// # Errors
 /// On a database failure.
 pub async fn finish(
     db: &impl ConnectionTrait,
-    id: &str,
+    claimed: &Delivery,
     status: &str,
     error: Option<String>,
     next: Option<DateTime<Utc>>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let now = Utc::now();
     let mut update = deliveries::Entity::update_many()
         .col_expr(deliveries::Column::Status, Expr::value(status))
@@ -280,8 +283,13 @@ pub async fn finish(
     if let Some(next) = next {
         update = update.col_expr(deliveries::Column::NextAttemptAt, Expr::value(next));
     }
-    update.filter(deliveries::Column::Id.eq(id)).filter(deliveries::Column::Status.eq("delivering")).exec(db).await?;
-    Ok(())
+    let result = update
+        .filter(deliveries::Column::Id.eq(claimed.id.as_str()))
+        .filter(deliveries::Column::Status.eq("delivering"))
+        .filter(deliveries::Column::Attempts.eq(claimed.attempts))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 /// Deliveries a crashed process left behind: `delivering` past their lease, or `pending` more

@@ -350,13 +350,14 @@ pub async fn get_step(db: &impl ConnectionTrait, step_id: &str) -> Result<Option
     Ok(steps::Entity::find_by_id(step_id.to_string()).one(db).await?.map(step_of))
 }
 
-/// Records the outcome of the running attempt; only a `running` step changes.
+/// Records the outcome of `step`'s claimed attempt. `false` (nothing changed) when that attempt
+/// is no longer the running one: its outcome was recorded already, or its lease was taken over.
 ///
 /// # Errors
 /// On a database failure.
 pub async fn finish_step(
     db: &impl ConnectionTrait,
-    step_id: &str,
+    step: &Step,
     status: &str,
     input: Option<Value>,
     output: Option<Value>,
@@ -374,8 +375,9 @@ pub async fn finish_step(
         .col_expr(steps::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(steps::Column::FinishedAt, Expr::value(finished))
         .col_expr(steps::Column::UpdatedAt, Expr::value(now))
-        .filter(steps::Column::Id.eq(step_id))
+        .filter(steps::Column::Id.eq(step.id.as_str()))
         .filter(steps::Column::Status.eq("running"))
+        .filter(steps::Column::Attempt.eq(step.attempt))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)

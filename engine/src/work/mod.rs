@@ -10,6 +10,7 @@
 //!
 //! - [`item`]: what a job carries, and a job's delay.
 //! - [`queue`]: the `JobQueue` port and the commit that pushes jobs in the caller's transaction.
+//! - [`outcome`]: recording an attempt's outcome, retried while the database is busy.
 //! - [`retry`]: the one claim lease and backoff policy of messages and deliveries.
 //! - [`runner`]: dispatch by kind, and reconciliation of every kind.
 //!
@@ -17,6 +18,7 @@
 //! UPDATE, finish, overdue), its executor, and a line in each `match` of [`runner`].
 
 pub mod item;
+pub mod outcome;
 pub mod queue;
 pub mod retry;
 pub mod runner;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a panic is the failure report.
 
 mod auth;
+mod busy_outcome;
 mod channels;
 mod context;
 mod documentation;
