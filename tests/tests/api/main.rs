@@ -15,5 +15,6 @@ mod plugins;
 mod rest_hooks;
 mod retry_timing;
 mod runs;
+mod slow_subscriber;
 mod triggers;
 mod vendor_flow;
