@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use bacon_plugin_sdk::testing::wiremock::matchers::method;
+use bacon_plugin_sdk::testing::wiremock::matchers::{method, path};
 use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
 use bacon_tests::process::ServerProcess;
 use bacon_tests::wait;
@@ -339,10 +339,18 @@ async fn a_schedule_fires_once_per_tick_with_two_worker_processes_on_postgres() 
     api_process.terminate(Duration::from_secs(30)).await;
 }
 
-/// An acknowledged inbound delivery and an accepted channel message survive a SIGKILL of the
-/// process that accepted them (issue #13): both commit with their work item, so the next
-/// process with workers starts the run and sends the message.
+/// An acknowledged inbound delivery, an accepted channel message and a REST-hook delivery of a
+/// run's end survive a SIGKILL of the process that accepted them (issue #13): each commits with
+/// its work item, so the next process with workers starts the run, sends the message and
+/// delivers the event, each exactly once.
 async fn accepted_work_survives_sigkill(database_url: Option<&str>) {
+    let zapier = MockServer::start().await;
+    let zap_path = "/hooks/standard/123456/sigkill/";
+    Mock::given(method("POST"))
+        .and(path(zap_path))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "success"})))
+        .mount(&zapier)
+        .await;
     let twilio = MockServer::start().await;
     let account = "AC0123456789abcdef0123456789abcdef";
     Mock::given(method("POST"))
@@ -353,9 +361,12 @@ async fn accepted_work_survives_sigkill(database_url: Option<&str>) {
         .mount(&twilio)
         .await;
     let cwd = tempfile::tempdir().unwrap();
-    let twilio_url = twilio.uri();
-    let mut env =
-        vec![("BACON_HTTP__BIND", "127.0.0.1:0"), ("BACON_PLUGIN_TWILIO_WHATSAPP__BASE_URL", twilio_url.as_str())];
+    let (twilio_url, zapier_url) = (twilio.uri(), zapier.uri());
+    let mut env = vec![
+        ("BACON_HTTP__BIND", "127.0.0.1:0"),
+        ("BACON_PLUGIN_TWILIO_WHATSAPP__BASE_URL", twilio_url.as_str()),
+        ("BACON_PLUGIN_ZAPIER__BASE_URL", zapier_url.as_str()),
+    ];
     if let Some(url) = database_url {
         env.push(("BACON_DATABASE_URL", url));
     }
@@ -396,6 +407,30 @@ async fn accepted_work_survives_sigkill(database_url: Option<&str>) {
         .await;
     assert_eq!(status, 202, "{message}");
     let message = message["id"].as_str().unwrap().to_string();
+    // A run with no durable step ends in the request that starts it: its `run.succeeded`
+    // delivery to the subscriber is committed with it.
+    let (status, subscribed) = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/plugins/bacon-plugin-zapier/hooks",
+            Some(json!({"target_url": format!("https://hooks.zapier.com{zap_path}"), "event": "run.succeeded"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{subscribed}");
+    let graph = json!({"nodes": [{"id": "t", "type": "trigger", "config": {}}, {"id": "done", "type": "end", "config": {}}],
+        "edges": [{"id": "e1", "source": "t", "target": "done"}]});
+    let (_, quick) = api.send(reqwest::Method::POST, "/v1/flows", Some(json!({"name": "quick", "graph": graph}))).await;
+    let (status, quick_run) = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/flows/{}/runs", quick["id"].as_str().unwrap()),
+            Some(json!({"input": {}})),
+        )
+        .await;
+    assert_eq!(status, 202, "{quick_run}");
+    assert_eq!(quick_run["status"], "succeeded", "{quick_run}");
+    let quick_run = quick_run["id"].as_str().unwrap().to_string();
+    assert!(zapier.received_requests().await.unwrap().is_empty(), "no worker delivered it before the kill");
     server.child.start_kill().unwrap();
     server.child.wait().await.unwrap();
 
@@ -415,18 +450,30 @@ async fn accepted_work_survives_sigkill(database_url: Option<&str>) {
     .await;
     assert_eq!(sent["attempts"], 1, "{sent}");
     assert_eq!(twilio.received_requests().await.unwrap().len(), 1, "sent once");
+    let of_quick_run = || async {
+        let requests = zapier.received_requests().await.unwrap_or_default();
+        let bodies = requests.iter().filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok());
+        bodies.filter(|b| b["data"]["runId"] == quick_run.as_str()).count()
+    };
+    wait::until("the run's end to be delivered", Duration::from_secs(60), || async {
+        (of_quick_run().await >= 1).then_some(())
+    })
+    .await;
     restarted.terminate(Duration::from_secs(30)).await;
+    assert_eq!(of_quick_run().await, 1, "delivered once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accepted_deliveries_and_messages_survive_a_sigkill_on_sqlite() {
+async fn accepted_deliveries_messages_and_rest_hooks_survive_a_sigkill_on_sqlite() {
     accepted_work_survives_sigkill(None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accepted_deliveries_and_messages_survive_a_sigkill_on_postgres() {
+async fn accepted_deliveries_messages_and_rest_hooks_survive_a_sigkill_on_postgres() {
     let Some(url) = bacon_tests::postgres::fresh_database().await else {
-        return bacon_tests::postgres::print_skip("accepted_deliveries_and_messages_survive_a_sigkill_on_postgres");
+        return bacon_tests::postgres::print_skip(
+            "accepted_deliveries_messages_and_rest_hooks_survive_a_sigkill_on_postgres",
+        );
     };
     accepted_work_survives_sigkill(Some(&url)).await;
 }
