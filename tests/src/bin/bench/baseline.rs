@@ -12,7 +12,7 @@ use anyhow::Context;
 use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, TaskSink, WorkerBuilder, WorkerBuilderExt};
 use bacon_engine::database::{self, DatabaseOptions, SqliteDurability};
 use bacon_engine::ids::{RunId, StepId};
-use bacon_worker::jobs::{QUEUE, WorkItem};
+use bacon_worker::jobs::{QUEUE, WorkItem, jobs_table};
 use bacon_worker::queue::{ApalisQueue, Storage};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
@@ -58,7 +58,7 @@ async fn handle(job: WorkItem, probe: Data<Probe>) -> Result<(), BoxDynError> {
 
 /// Deletes finished rows every second, as `bacon_worker::runtime` does.
 fn purge_every_second(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
-    let table = if db.get_database_backend() == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+    let table = jobs_table(db.get_database_backend());
     let sql = format!("DELETE FROM {table} WHERE job_type = '{QUEUE}' AND status IN ('Done', 'Killed')");
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
