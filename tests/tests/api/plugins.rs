@@ -187,6 +187,46 @@ async fn stored_text(app: &TestApp) -> String {
 }
 
 db_test!(
+    async fn a_canary_secret_is_scrubbed_in_every_encoding(app) {
+        use base64::Engine;
+        let canary = format!(r#"cnry"q\w/e+r&t{}"#, ulid::Ulid::generate());
+        let json_escaped = serde_json::to_string(&canary).unwrap().trim_matches('"').to_string();
+        let url_encoded: String = url::form_urlencoded::byte_serialize(canary.as_bytes()).collect();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("AC42:{canary}"));
+        let vendor = MockServer::start().await;
+        // The vendor echoes the token back in every form it could take.
+        Mock::given(method("GET"))
+            .and(path("/echo"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+                "error": format!("bad token {canary}"), "query": format!("token={url_encoded}"),
+                "authorization": format!("Basic {basic}")})))
+            .mount(&vendor)
+            .await;
+        let put = app
+            .put(
+                &format!("{HTTP}/settings"),
+                &app.tenant_key,
+                json!({"allowedHosts": [vendor.uri()], "baseUrl": vendor.uri(), "bearerToken": canary}),
+            )
+            .await;
+        assert_eq!(put.status, 200, "{}", put.text);
+        let invoked = invoke(&app, HTTP, "request", json!({"method": "GET", "url": "/echo"})).await;
+        assert_eq!(invoked.json["error"]["kind"], "unauthorized", "{}", invoked.text);
+        assert!(invoked.text.contains("[REDACTED]"), "{}", invoked.text);
+        let audit = app.get("/v1/audit", &app.tenant_key).await.text;
+        let stored = stored_text(&app).await;
+        let logs = bacon_tests::logs::captured();
+        let tail = &canary[canary.len() - 10..];
+        for (where_, text) in [("the response", &invoked.text), ("the audit", &audit), ("the database", &stored), ("the logs", &logs)] {
+            for form in [canary.as_str(), &json_escaped, &url_encoded, &basic[8..basic.len() - 4]] {
+                assert!(!text.contains(form), "{where_} holds the canary as {form}");
+            }
+            assert!(!text.contains(tail), "{where_} holds the canary's tail");
+        }
+    }
+);
+
+db_test!(
     async fn a_canary_secret_never_leaks(app) {
         let canary = format!("canary-{}", ulid::Ulid::generate());
         let vendor = MockServer::start().await;
