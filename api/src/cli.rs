@@ -207,7 +207,7 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         print_first_tenant(first);
     }
     if app.admin_key.created {
-        println!("The server admin key (manages tenants) was written to {}.", app.admin_key.origin);
+        eprintln!("The server admin key (manages tenants) was written to {}.", app.admin_key.origin);
     }
     tracing::info!(
         %addr,
@@ -218,17 +218,18 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         workers = config.workers.embedded,
         "Bacon is listening."
     );
-    println!("Bacon is listening on http://{addr} (API docs at http://{addr}/docs).");
+    eprintln!("Bacon is listening on http://{addr} (API docs at http://{addr}/docs).");
     app.run(startup::shutdown_on_signals()).await
 }
 
+/// On stderr: stdout carries the log lines, which log shippers collect.
 fn print_first_tenant(first: &FirstTenant) {
-    println!();
-    println!("Bacon created a first tenant `{}` ({}).", first.tenant.name, first.tenant.id);
-    println!("Its admin API key is shown only this once; store it now:");
-    println!();
-    println!("    {}", first.plaintext.plaintext.expose());
-    println!();
+    eprintln!();
+    eprintln!("Bacon created a first tenant `{}` ({}).", first.tenant.name, first.tenant.id);
+    eprintln!("Its admin API key is shown only this once; store it now:");
+    eprintln!();
+    eprintln!("    {}", first.plaintext.plaintext.expose());
+    eprintln!();
 }
 
 /// The URL with any password replaced, for logs.

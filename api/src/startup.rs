@@ -63,7 +63,13 @@ pub fn build_router(state: AppState, http: &HttpConfig) -> Router {
     let doc = openapi::finish(doc);
     let timeout_ms = http.request_timeout_ms;
     router
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        // No external validator: Swagger UI would send the spec's URL to validator.swagger.io
+        // from any browser not on localhost.
+        .merge(
+            SwaggerUi::new("/docs")
+                .url("/openapi.json", doc)
+                .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+        )
         .fallback(|method: Method, uri: Uri| async move {
             ApiError::RouteNotFound { method: method.to_string(), path: uri.path().chars().take(200).collect() }
         })

@@ -50,6 +50,8 @@ pub struct ServerProcess {
     pub child: Child,
     lines: mpsc::UnboundedReceiver<String>,
     pub output: Vec<String>,
+    /// What the process wrote to stdout alone (where its log lines go).
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -71,22 +73,29 @@ impl ServerProcess {
         }
         let mut child = command.spawn().expect("bacon-server starts");
         let (tx, lines) = mpsc::unbounded_channel();
-        for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        for (stream, copy) in [
+            (
+                child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+                Some(stdout.clone()),
+            ),
+            (child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>), None),
+        ] {
+            let Some(stream) = stream else { continue };
             let tx = tx.clone();
             tokio::spawn(async move {
                 let mut reader = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = reader.next_line().await {
+                    if let Some(copy) = &copy
+                        && let Ok(mut lines) = copy.lock()
+                    {
+                        lines.push(line.clone());
+                    }
                     let _ = tx.send(line);
                 }
             });
         }
-        Self { child, lines, output: Vec::new() }
+        Self { child, lines, output: Vec::new(), stdout }
     }
 
     /// Waits for an output line containing `needle` and returns it.
@@ -115,6 +124,11 @@ impl ServerProcess {
         let line = self.wait_for_line("Bacon is listening on http://", Duration::from_secs(60)).await;
         let start = line.find("http://").expect("url");
         line[start..].split_whitespace().next().expect("url").to_string()
+    }
+
+    /// The lines the process wrote to stdout until now.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().map(|lines| lines.clone()).unwrap_or_default()
     }
 
     /// Collects what the process printed until now without waiting.

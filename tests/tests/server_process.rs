@@ -84,6 +84,29 @@ async fn a_bad_configuration_fails_with_a_clear_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_json_logs_stdout_holds_only_json_and_the_first_key_goes_to_stderr() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(
+        cwd.path(),
+        &["serve"],
+        &[("BACON_LOG_FORMAT", "json"), ("BACON_HTTP__BIND", "127.0.0.1:0")],
+    );
+    server.wait_for_listening().await;
+    server.wait_for_line("Workers started", Duration::from_secs(30)).await;
+    server.terminate(Duration::from_secs(30)).await;
+    let key =
+        server.output.iter().map(|l| l.trim()).find(|l| l.starts_with("bacon_")).expect("the first key is printed");
+    let stdout = server.stdout();
+    assert!(!stdout.is_empty(), "logs are on stdout");
+    for line in &stdout {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
+        assert!(parsed["level"].is_string(), "{line}");
+        assert!(!line.contains(key), "a log shipper would collect the first tenant's key: {line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_create_prints_its_key_once_and_logs_are_json_on_request() {
     let cwd = tempfile::tempdir().unwrap();
     let mut run =

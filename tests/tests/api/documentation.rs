@@ -57,5 +57,10 @@ db_test!(
         }
         let initializer = app.call("GET", "/docs/swagger-initializer.js", None, None).await;
         assert!(initializer.text.contains("/openapi.json"));
+        assert!(
+            initializer.text.replace(' ', "").contains(r#""validatorUrl":"none""#),
+            "no spec URL is sent to an external validator: {}",
+            initializer.text
+        );
     }
 );
