@@ -10,9 +10,10 @@
 
 mod context;
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use minijinja::Environment;
+use minijinja::{Environment, Expression};
 use serde_json::{Map, Value};
 
 pub use context::Context;
@@ -37,6 +38,30 @@ static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
     env
 });
+
+/// Compiled expressions kept before the cache starts over: far more than the distinct
+/// expressions of the flows a server runs at once, and a bound on memory whatever their number.
+const EXPRESSIONS_KEPT: usize = 4096;
+
+type CompiledExpression = Arc<Expression<'static, 'static>>;
+
+/// Expressions by source: every advance of a run evaluates its graph's conditions and lone
+/// `{{ expr }}` templates again, from the same sources.
+static EXPRESSIONS: LazyLock<Mutex<HashMap<String, CompiledExpression>>> = LazyLock::new(Mutex::default);
+
+/// `expression` compiled, from the cache or compiled now and kept.
+fn compiled(expression: &str) -> Result<CompiledExpression, minijinja::Error> {
+    if let Some(compiled) = EXPRESSIONS.lock().unwrap_or_else(PoisonError::into_inner).get(expression) {
+        return Ok(compiled.clone());
+    }
+    let compiled = Arc::new(ENVIRONMENT.compile_expression_owned(expression.to_string())?);
+    let mut kept = EXPRESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.len() >= EXPRESSIONS_KEPT {
+        kept.clear();
+    }
+    kept.insert(expression.to_string(), compiled.clone());
+    Ok(compiled)
+}
 
 /// The expression of a string that is exactly one `{{ expr }}`.
 fn single_expression(s: &str) -> Option<&str> {
@@ -117,7 +142,7 @@ fn render_with(value: &Value, ctx: &minijinja::Value) -> Result<Value, TemplateE
         let err = |e: minijinja::Error| TemplateError { pointer: pointer.to_string(), message: e.to_string() };
         match single_expression(s) {
             Some(expr) => {
-                let value = env.compile_expression(expr).map_err(err)?.eval(ctx.clone()).map_err(err)?;
+                let value = compiled(expr).map_err(err)?.eval(ctx.clone()).map_err(err)?;
                 if value.is_undefined() {
                     return Ok(Value::Null);
                 }
@@ -148,7 +173,7 @@ pub fn evaluate_condition_in(expression: &str, context: &Context) -> Result<bool
 
 fn evaluate_with(expression: &str, ctx: minijinja::Value) -> Result<bool, TemplateError> {
     let err = |e: minijinja::Error| TemplateError { pointer: String::new(), message: e.to_string() };
-    let value = ENVIRONMENT.compile_expression(expression).map_err(err)?.eval(ctx).map_err(err)?;
+    let value = compiled(expression).map_err(err)?.eval(ctx).map_err(err)?;
     Ok(value.is_true())
 }
 
