@@ -1,16 +1,25 @@
 //! The flow graph model. JSON field names are camelCase; node `type`s are snake_case.
+//!
+//! - [`index`]: the graph's adjacency and topological order, built once per graph.
+
+mod index;
 
 use bacon_plugin_sdk::RetryPolicy;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// A flow's graph.
+pub use index::GraphIndex;
+use index::IndexCell;
+
+/// A flow's graph. Not changed once parsed: its [`GraphIndex`] is built on first use and kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FlowGraph {
     pub nodes: Vec<Node>,
     #[serde(default)]
     pub edges: Vec<Edge>,
+    #[serde(skip)]
+    index: IndexCell,
 }
 
 /// A node: an id unique in the graph, a type and its config.
@@ -143,8 +152,13 @@ pub struct Edge {
 }
 
 impl FlowGraph {
+    /// The graph's adjacency and topological order, built on the first call (O(nodes + edges)).
+    pub fn index(&self) -> &GraphIndex {
+        self.index.get_or_build(self)
+    }
+
     pub fn node(&self, id: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.id == id)
+        self.index().position(id).map(|i| &self.nodes[i])
     }
 
     /// The trigger node, when there is exactly one.
@@ -154,8 +168,65 @@ impl FlowGraph {
         triggers.next().is_none().then_some(first)
     }
 
-    /// Edges leaving `node`.
-    pub fn outgoing<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a Edge> + 'a {
-        self.edges.iter().filter(move |e| e.source == node)
+    /// Edges leaving `node`, in edge order.
+    pub fn outgoing<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Edge> + 'a {
+        self.edges_at(self.index().position(node).map(|i| self.index().outgoing(i)))
+    }
+
+    /// Edges entering `node`, in edge order.
+    pub fn incoming<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Edge> + 'a {
+        self.edges_at(self.index().position(node).map(|i| self.index().incoming(i)))
+    }
+
+    fn edges_at<'a>(&'a self, positions: Option<&'a [usize]>) -> impl Iterator<Item = &'a Edge> + 'a {
+        positions.unwrap_or_default().iter().map(|&j| &self.edges[j])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn graph() -> FlowGraph {
+        serde_json::from_value(json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "b", "type": "end", "config": {}},
+                {"id": "a", "type": "delay", "config": {"durationMs": 0}}
+            ],
+            "edges": [
+                {"id": "1", "source": "t", "target": "a"},
+                {"id": "2", "source": "a", "target": "b"},
+                {"id": "3", "source": "t", "target": "b"},
+                {"id": "4", "source": "t", "target": "ghost"}
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_index_finds_nodes_edges_and_a_topological_order() {
+        let g = graph();
+        assert_eq!(g.node("a").map(|n| n.kind.type_name()), Some("delay"));
+        assert!(g.node("ghost").is_none());
+        fn ids<'a>(edges: impl Iterator<Item = &'a Edge>) -> Vec<&'a str> {
+            edges.map(|e| e.id.as_str()).collect()
+        }
+        assert_eq!(ids(g.outgoing("t")), ["1", "3"], "an edge to no node is left out");
+        assert_eq!(ids(g.incoming("b")), ["2", "3"]);
+        assert_eq!(g.outgoing("ghost").count(), 0);
+        let order: Vec<&str> = g.index().topological().iter().map(|&i| g.nodes[i].id.as_str()).collect();
+        assert_eq!(order, ["t", "a", "b"]);
+    }
+
+    #[test]
+    fn the_index_is_not_part_of_the_value() {
+        let g = graph();
+        g.index();
+        let clone = g.clone();
+        assert_eq!(clone, graph());
+        assert_eq!(serde_json::to_value(&g).unwrap(), serde_json::to_value(graph()).unwrap());
+        assert_eq!(clone.incoming("b").count(), 2, "a clone builds its own index");
     }
 }

@@ -4,9 +4,19 @@
 //! A string that is exactly one `{{ expr }}` yields the expression's JSON value (a number stays a
 //! number, an object an object); any other string renders to a string. Objects and arrays are
 //! rendered recursively.
+//!
+//! - [`context`]: [`Context`], the context built up value by value as a run's plan proceeds;
+//!   render against it with [`render_in`] and [`evaluate_condition_in`].
 
-use minijinja::Environment;
+mod context;
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
+use minijinja::{Environment, Expression};
 use serde_json::{Map, Value};
+
+pub use context::Context;
 
 /// The fuel one render may burn: enough for real payloads, not for a runaway loop.
 const FUEL: u64 = 50_000;
@@ -20,11 +30,37 @@ pub struct TemplateError {
     pub message: String,
 }
 
-fn environment() -> Environment<'static> {
+/// One environment for every render: it holds no templates, only settings (fuel is counted per
+/// render), so building it per call was wasted work.
+static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_fuel(Some(FUEL));
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
     env
+});
+
+/// Compiled expressions kept before the cache starts over: far more than the distinct
+/// expressions of the flows a server runs at once, and a bound on memory whatever their number.
+const EXPRESSIONS_KEPT: usize = 4096;
+
+type CompiledExpression = Arc<Expression<'static, 'static>>;
+
+/// Expressions by source: every advance of a run evaluates its graph's conditions and lone
+/// `{{ expr }}` templates again, from the same sources.
+static EXPRESSIONS: LazyLock<Mutex<HashMap<String, CompiledExpression>>> = LazyLock::new(Mutex::default);
+
+/// `expression` compiled, from the cache or compiled now and kept.
+fn compiled(expression: &str) -> Result<CompiledExpression, minijinja::Error> {
+    if let Some(compiled) = EXPRESSIONS.lock().unwrap_or_else(PoisonError::into_inner).get(expression) {
+        return Ok(compiled.clone());
+    }
+    let compiled = Arc::new(ENVIRONMENT.compile_expression_owned(expression.to_string())?);
+    let mut kept = EXPRESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.len() >= EXPRESSIONS_KEPT {
+        kept.clear();
+    }
+    kept.insert(expression.to_string(), compiled.clone());
+    Ok(compiled)
 }
 
 /// The expression of a string that is exactly one `{{ expr }}`.
@@ -62,7 +98,7 @@ where
 /// # Errors
 /// The first template that does not, with its pointer inside `value`.
 pub fn check(value: &Value) -> Result<(), TemplateError> {
-    let env = environment();
+    let env = &*ENVIRONMENT;
     walk(value, "", &mut |s, pointer| {
         let result = match single_expression(s) {
             Some(expr) => env.compile_expression(expr).map(|_| ()),
@@ -78,24 +114,35 @@ pub fn check(value: &Value) -> Result<(), TemplateError> {
 /// # Errors
 /// When it does not.
 pub fn check_expression(expression: &str) -> Result<(), TemplateError> {
-    environment()
+    ENVIRONMENT
         .compile_expression(expression)
         .map(|_| ())
         .map_err(|e| TemplateError { pointer: String::new(), message: e.to_string() })
 }
 
-/// Renders every template in `value` against `context`.
+/// Renders every template in `value` against `context` given as JSON.
 ///
 /// # Errors
 /// When a template fails (bad syntax, a runtime error, fuel exhausted), with its pointer.
 pub fn render(value: &Value, context: &Value) -> Result<Value, TemplateError> {
-    let env = environment();
-    let ctx = minijinja::Value::from_serialize(context);
+    render_with(value, &minijinja::Value::from_serialize(context))
+}
+
+/// Renders every template in `value` against `context`.
+///
+/// # Errors
+/// As [`render`].
+pub fn render_in(value: &Value, context: &Context) -> Result<Value, TemplateError> {
+    render_with(value, &context.root())
+}
+
+fn render_with(value: &Value, ctx: &minijinja::Value) -> Result<Value, TemplateError> {
+    let env = &*ENVIRONMENT;
     walk(value, "", &mut |s, pointer| {
         let err = |e: minijinja::Error| TemplateError { pointer: pointer.to_string(), message: e.to_string() };
         match single_expression(s) {
             Some(expr) => {
-                let value = env.compile_expression(expr).map_err(err)?.eval(ctx.clone()).map_err(err)?;
+                let value = compiled(expr).map_err(err)?.eval(ctx.clone()).map_err(err)?;
                 if value.is_undefined() {
                     return Ok(Value::Null);
                 }
@@ -107,18 +154,26 @@ pub fn render(value: &Value, context: &Value) -> Result<Value, TemplateError> {
     })
 }
 
-/// Evaluates a condition expression to a boolean (minijinja truthiness).
+/// Evaluates a condition expression to a boolean (minijinja truthiness) against `context` given
+/// as JSON.
 ///
 /// # Errors
 /// When the expression fails.
 pub fn evaluate_condition(expression: &str, context: &Value) -> Result<bool, TemplateError> {
-    let env = environment();
+    evaluate_with(expression, minijinja::Value::from_serialize(context))
+}
+
+/// Evaluates a condition expression to a boolean (minijinja truthiness) against `context`.
+///
+/// # Errors
+/// When the expression fails.
+pub fn evaluate_condition_in(expression: &str, context: &Context) -> Result<bool, TemplateError> {
+    evaluate_with(expression, context.root())
+}
+
+fn evaluate_with(expression: &str, ctx: minijinja::Value) -> Result<bool, TemplateError> {
     let err = |e: minijinja::Error| TemplateError { pointer: String::new(), message: e.to_string() };
-    let value = env
-        .compile_expression(expression)
-        .map_err(err)?
-        .eval(minijinja::Value::from_serialize(context))
-        .map_err(err)?;
+    let value = compiled(expression).map_err(err)?.eval(ctx).map_err(err)?;
     Ok(value.is_true())
 }
 

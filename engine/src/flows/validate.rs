@@ -1,9 +1,10 @@
 //! What a flow graph must satisfy to be saved. Every fault carries a JSON pointer into the
 //! request body (`/graph/nodes/3/config/actionName`), so a client can highlight the node.
 //!
-//! Rules: exactly one trigger, with no incoming edge; unique node and edge ids; edges between
-//! existing nodes; no cycles; every node reachable from the trigger; known plugin and action;
-//! templates that parse; condition edges labelled `true`/`false` (and only those labelled).
+//! Rules: at most [`MAX_NODES`] nodes and [`MAX_EDGES`] edges; exactly one trigger, with no
+//! incoming edge; unique node and edge ids; edges between existing nodes; no cycles; every node
+//! reachable from the trigger; known plugin and action; templates that parse; condition edges
+//! labelled `true`/`false` (and only those labelled).
 
 use std::collections::{HashMap, HashSet};
 
@@ -38,6 +39,14 @@ impl ActionCatalog for crate::plugins::registry::PluginRegistry {
     }
 }
 
+/// The most nodes a flow may have. Planning a run is linear in the graph, so this bounds the
+/// work one advance of a run does (a 10,000-node flow plans in milliseconds), and the rows one
+/// run can create.
+pub const MAX_NODES: usize = 10_000;
+
+/// The most edges a flow may have (two per node: a fan-out and its join).
+pub const MAX_EDGES: usize = 20_000;
+
 fn problem(pointer: String, message: impl Into<String>) -> FieldProblem {
     FieldProblem { pointer, message: message.into() }
 }
@@ -70,6 +79,22 @@ fn serde_path_to_error_like(value: &Value, base: &str) -> Result<FlowGraph, Vec<
 /// Every rule violation of `graph`.
 pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> Vec<FieldProblem> {
     let mut problems = Vec::new();
+    // Checked first and alone: the other rules would cost time on a graph refused anyway.
+    if graph.nodes.len() > MAX_NODES {
+        problems.push(problem(
+            format!("{base}/nodes"),
+            format!("a flow may have at most {MAX_NODES} nodes; this one has {}", graph.nodes.len()),
+        ));
+    }
+    if graph.edges.len() > MAX_EDGES {
+        problems.push(problem(
+            format!("{base}/edges"),
+            format!("a flow may have at most {MAX_EDGES} edges; this one has {}", graph.edges.len()),
+        ));
+    }
+    if !problems.is_empty() {
+        return problems;
+    }
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, node) in graph.nodes.iter().enumerate() {
         if node.id.trim().is_empty() {
@@ -194,32 +219,41 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
     if !problems.is_empty() {
         return problems;
     }
-    // Cycles (depth-first, colouring) and reachability from the trigger.
+    // Cycles (depth-first, colouring) and reachability from the trigger. Iterative: a long chain
+    // must not overflow the stack. Every edge joins two nodes here, and node ids are unique.
     let Some(trigger) = graph.trigger() else { return problems };
-    let mut state: HashMap<&str, u8> = HashMap::new();
-    fn visit<'a>(g: &'a FlowGraph, node: &'a str, state: &mut HashMap<&'a str, u8>) -> Option<&'a str> {
-        state.insert(node, 1);
-        for edge in g.outgoing(node) {
-            match state.get(edge.target.as_str()) {
-                Some(1) => return Some(edge.target.as_str()),
-                Some(_) => {}
-                None => {
-                    if let Some(c) = visit(g, &edge.target, state) {
-                        return Some(c);
-                    }
-                }
-            }
-        }
-        state.insert(node, 2);
-        None
+    let graph_index = graph.index();
+    let Some(start) = graph_index.position(&trigger.id) else { return problems };
+    #[derive(Clone, Copy, PartialEq)]
+    enum Visit {
+        Not,
+        Open,
+        Done,
     }
-    if let Some(in_cycle) = visit(graph, &trigger.id, &mut state) {
-        let i = index[in_cycle];
-        problems.push(problem(format!("{base}/nodes/{i}"), format!("node `{in_cycle}` is part of a cycle")));
-        return problems;
+    let mut state = vec![Visit::Not; graph.nodes.len()];
+    // Each open node with how many of its outgoing edges have been followed.
+    let mut stack = vec![(start, 0usize)];
+    state[start] = Visit::Open;
+    while let Some((node, followed)) = stack.last_mut() {
+        let Some(&edge) = graph_index.outgoing(*node).get(*followed) else {
+            state[*node] = Visit::Done;
+            stack.pop();
+            continue;
+        };
+        *followed += 1;
+        let Some((_, target)) = graph_index.ends(edge) else { continue };
+        if state[target] == Visit::Open {
+            let id = &graph.nodes[target].id;
+            problems.push(problem(format!("{base}/nodes/{target}"), format!("node `{id}` is part of a cycle")));
+            return problems;
+        }
+        if state[target] == Visit::Not {
+            state[target] = Visit::Open;
+            stack.push((target, 0));
+        }
     }
     for (i, node) in graph.nodes.iter().enumerate() {
-        if !state.contains_key(node.id.as_str()) {
+        if state[i] == Visit::Not {
             problems.push(problem(
                 format!("{base}/nodes/{i}"),
                 format!("node `{}` cannot be reached from the trigger", node.id),
@@ -324,5 +358,35 @@ mod tests {
             ["/graph/nodes/1"]
         );
         assert_eq!(pointers(json!({"nodes": [{"id": "t", "type": "teleport", "config": {}}]})), ["/graph/nodes/0"]);
+    }
+
+    fn chain(n: usize) -> Value {
+        let mut nodes = vec![json!({"id": "n0", "type": "trigger", "config": {}})];
+        nodes.extend((1..n).map(|i| json!({"id": format!("n{i}"), "type": "delay", "config": {"durationMs": 0}})));
+        let edges: Vec<Value> = (1..n)
+            .map(|i| json!({"id": format!("e{i}"), "source": format!("n{}", i - 1), "target": format!("n{i}")}))
+            .collect();
+        json!({"nodes": nodes, "edges": edges})
+    }
+
+    #[test]
+    fn a_chain_as_long_as_the_cap_passes_and_its_cycle_is_found_without_recursion() {
+        assert_eq!(pointers(chain(MAX_NODES)), Vec::<String>::new());
+        let mut looped = chain(MAX_NODES);
+        looped["edges"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "back", "source": format!("n{}", MAX_NODES - 1), "target": "n1"}));
+        assert_eq!(pointers(looped), ["/graph/nodes/1"]);
+    }
+
+    #[test]
+    fn more_nodes_or_edges_than_the_cap_point_at_the_list() {
+        assert_eq!(pointers(chain(MAX_NODES + 1)), ["/graph/nodes"]);
+        let mut graph = chain(2);
+        let edges: Vec<Value> =
+            (0..=MAX_EDGES).map(|i| json!({"id": format!("x{i}"), "source": "n0", "target": "n1"})).collect();
+        graph["edges"] = Value::Array(edges);
+        assert_eq!(pointers(graph), ["/graph/edges"]);
     }
 }

@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 
 use super::graphs::GraphCache;
-use super::plan::{self, Outcome, StepState};
+use super::plan::{self, Outcome, Plan, StepState};
 use super::queue::ActionRuntime;
 use crate::StoreError;
 use crate::database::begin_write;
@@ -72,6 +72,12 @@ pub struct RunEngine {
     lease: Duration,
     /// Parsed graphs of the flow versions runs use.
     graphs: GraphCache,
+}
+
+/// Replays the run's graph against its steps (linear in the graph).
+fn plan_of(graph: &FlowGraph, run: &Run, steps: &[Step]) -> Plan {
+    let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
+    plan::plan(graph, &run.input, run.trigger.as_ref().unwrap_or(&Value::Null), &states)
 }
 
 fn step_state(step: &Step) -> StepState {
@@ -137,12 +143,29 @@ impl RunEngine {
         }
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
         let flow: FlowId = run.flow_id.parse().map_err(|_| StoreError::not_found("flow", &run.flow_id))?;
+        self.graph_at(db, tenant, flow, run.flow_version).await
+    }
+
+    /// The graph of `flow` at `version`: from the cache, else read once, indexed and cached (so
+    /// a version's [`GraphIndex`](crate::flows::graph::GraphIndex) is built once per process).
+    async fn graph_at(
+        &self,
+        db: &impl ConnectionTrait,
+        tenant: TenantId,
+        flow: FlowId,
+        version: i32,
+    ) -> Result<Arc<FlowGraph>, RunError> {
+        let key = flow.to_string();
+        if let Some(graph) = self.graphs.get(&key, version) {
+            return Ok(graph);
+        }
         // The pinned version, even of a flow deleted since: a run finishes on the version it
         // started on (README: "Deleting a flow").
-        let version = store::flows::pinned_version(db, tenant, flow, run.flow_version).await?;
-        let graph: Arc<FlowGraph> =
-            Arc::new(serde_json::from_value(version.graph).map_err(|e| RunError::BadGraph(e.to_string()))?);
-        self.graphs.insert(&run.flow_id, run.flow_version, graph.clone());
+        let stored = store::flows::pinned_version(db, tenant, flow, version).await?;
+        let graph: FlowGraph = serde_json::from_value(stored.graph).map_err(|e| RunError::BadGraph(e.to_string()))?;
+        graph.index();
+        let graph = Arc::new(graph);
+        self.graphs.insert(&key, version, graph.clone());
         Ok(graph)
     }
 
@@ -194,6 +217,10 @@ impl RunEngine {
         {
             return Ok((existing, false));
         }
+        // A new run has no steps: its first plan is made before the write transaction begins, so
+        // planning a large graph never holds the database's write lock.
+        let graph = self.graph_at(&self.db, tenant, flow, version).await?;
+        let plan = plan::plan(&graph, &input, trigger.as_ref().unwrap_or(&Value::Null), &HashMap::new());
         // The run and its first steps commit together.
         let txn = self.begin().await?;
         let new = NewRun {
@@ -218,7 +245,7 @@ impl RunEngine {
             Err(e) => return Err(e.into()),
         };
         // Nobody else sees the run before the commit: no lock needed.
-        let (jobs, run) = self.advance_in(&txn, run).await?;
+        let (jobs, run) = self.apply_plan(&txn, run, &graph, plan).await?;
         self.commit_with(txn, jobs).await?;
         tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
         Ok((run, true))
@@ -230,6 +257,8 @@ impl RunEngine {
     /// # Errors
     /// Store, graph or queue failures.
     pub async fn advance(&self, run_id: &str) -> Result<(), RunError> {
+        // Read (and cache) the graph before taking the write lock.
+        self.graph_of(&self.db, &runs::get_any(&self.db, run_id).await?).await?;
         let txn = self.begin().await?;
         let run = runs::lock_run(&txn, run_id).await?;
         let (jobs, _) = self.advance_in(&txn, run).await?;
@@ -240,17 +269,31 @@ impl RunEngine {
     /// inserts the ready steps and returns their jobs, to be enqueued once `txn` has committed
     /// (the reconciler covers a crash between the commit and the enqueue), and the run as it
     /// now stands.
-    async fn advance_in(&self, txn: &DatabaseTransaction, mut run: Run) -> Result<(Vec<Job>, Run), RunError> {
+    ///
+    /// The plan is made inside `txn`, so the steps it reads cannot change under it; it is linear
+    /// in the graph, and callers have the graph cached already, so the lock is held briefly.
+    async fn advance_in(&self, txn: &DatabaseTransaction, run: Run) -> Result<(Vec<Job>, Run), RunError> {
         if run.status != "running" {
             return Ok((Vec::new(), run));
         }
-        let run_id = run.id.clone();
-        let run_id = run_id.as_str();
         let graph = self.graph_of(txn, &run).await?;
-        let steps = runs::steps_of(txn, run_id).await?;
-        let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
-        let trigger = run.trigger.clone().unwrap_or(Value::Null);
-        let plan = plan::plan(&graph, &run.input, &trigger, &states);
+        let steps = runs::steps_of(txn, &run.id).await?;
+        let plan = plan_of(&graph, &run, &steps);
+        self.apply_plan(txn, run, &graph, plan).await
+    }
+
+    /// Writes `plan` inside `txn`: inserts its new steps (returning their jobs) and ends the run
+    /// when the plan says it is over.
+    async fn apply_plan(
+        &self,
+        txn: &DatabaseTransaction,
+        mut run: Run,
+        graph: &FlowGraph,
+        plan: Plan,
+    ) -> Result<(Vec<Job>, Run), RunError> {
+        if run.status != "running" {
+            return Ok((Vec::new(), run));
+        }
         let mut jobs = Vec::new();
         for new in &plan.new_steps {
             let (max_attempts, delay) = match graph.node(&new.node_id).map(|n| &n.kind) {
@@ -262,7 +305,7 @@ impl RunEngine {
                 jobs.push(Job::after(WorkItem::step(&run.id, &step.id)?, delay));
             }
         }
-        let vars = Value::Object(plan.vars);
+        let vars = Value::Object(plan.context.into_vars());
         match plan.outcome {
             Outcome::Waiting => {}
             Outcome::Succeeded => {
@@ -348,17 +391,11 @@ impl RunEngine {
             // A delay: its wait is over once it is claimed.
             return self.finish_without_action(&step, "succeeded", Some(json!({})), None).await;
         };
+        // The run's vars are stored when it ends: replay the plan for the context so far (the
+        // vars, and the outputs of every node done, inline or not).
         let steps = runs::steps_of(&self.db, run_id).await?;
-        let mut outputs = serde_json::Map::new();
-        for s in steps.iter().filter(|s| s.status == "succeeded") {
-            outputs.insert(s.node_id.clone(), json!({"output": s.output.clone().unwrap_or(Value::Null)}));
-        }
-        // The run's vars are stored when it ends: replay the plan for the ones set so far.
-        let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
-        let trigger = run.trigger.clone().unwrap_or(Value::Null);
-        let vars = Value::Object(plan::plan(&graph, &run.input, &trigger, &states).vars);
-        let context = json!({"trigger": run.trigger, "input": run.input, "vars": vars, "nodes": outputs});
-        let payload = match template::render(&action.payload, &context) {
+        let context = plan_of(&graph, &run, &steps).context;
+        let payload = match template::render_in(&action.payload, &context) {
             Ok(p) => p,
             Err(e) => {
                 let error = json!({"kind": "template", "pointer": e.pointer, "message": e.message});
@@ -421,10 +458,8 @@ impl RunEngine {
         let bot = Self::bot_of(run);
         // The run's vars are stored when it ends: replay the plan for the current ones.
         let steps = runs::steps_of(&self.db, &run.id).await?;
-        let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
-        let trigger = run.trigger.clone().unwrap_or(Value::Null);
-        let vars = plan::plan(graph, &run.input, &trigger, &states).vars;
-        let context = json!({"trigger": trigger, "input": run.input, "vars": vars});
+        let plan = plan_of(graph, run, &steps);
+        let context = json!({"trigger": run.trigger, "input": run.input, "vars": plan.vars()});
         let request = EnrichRequest {
             max_tokens: config.max_tokens.unwrap_or(enrich::DEFAULT_MAX_TOKENS).min(enrich::MAX_MAX_TOKENS),
             timeout: config
@@ -541,6 +576,8 @@ impl RunEngine {
     /// `WrongState` when it has not failed.
     pub async fn retry(&self, tenant: TenantId, run: RunId) -> Result<Run, RunError> {
         let current = runs::get(&self.db, tenant, run).await?;
+        // Read (and cache) the graph before taking the write lock.
+        self.graph_of(&self.db, &current).await?;
         let txn = self.begin().await?;
         let mut locked = runs::lock_run(&txn, &current.id).await?;
         if !runs::reopen_run(&txn, &current.id).await? {

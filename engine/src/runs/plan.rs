@@ -7,13 +7,17 @@
 //! step's `snippets` become `vars.aiContext`. Nodes are visited
 //! in topological order; a node runs once all its predecessors are settled and at least one
 //! incoming edge was taken (a condition takes only its `when` edge).
+//!
+//! Linear in the graph: each node and edge is looked at once, through the graph's
+//! [`GraphIndex`](crate::flows::graph::GraphIndex), and the template [`Context`] grows by one
+//! value per node done instead of being rebuilt for each (issue #13).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
 use crate::flows::graph::{FlowGraph, NodeKind};
-use crate::flows::template;
+use crate::flows::template::{self, Context};
 
 /// What a durable node's step has done.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,84 +47,72 @@ pub enum Outcome {
     Failed(Value),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub new_steps: Vec<NewStep>,
-    pub vars: Map<String, Value>,
+    /// The template context the plan reached: the run's variables and the outputs of the nodes
+    /// done so far (what a step's payload is rendered against).
+    pub context: Context,
     pub outcome: Outcome,
 }
 
-#[derive(Clone, PartialEq)]
-enum NodeState {
-    Pending,
-    Done(Value),
-    Skipped,
+impl Plan {
+    /// The run's variables as the plan left them.
+    pub fn vars(&self) -> &Map<String, Value> {
+        self.context.vars()
+    }
 }
 
-fn topological(graph: &FlowGraph) -> Vec<&str> {
-    let mut indegree: HashMap<&str, usize> = graph.nodes.iter().map(|n| (n.id.as_str(), 0)).collect();
-    for e in &graph.edges {
-        *indegree.entry(e.target.as_str()).or_default() += 1;
-    }
-    let mut queue: VecDeque<&str> = graph.nodes.iter().map(|n| n.id.as_str()).filter(|id| indegree[id] == 0).collect();
-    let mut order = Vec::new();
-    while let Some(id) = queue.pop_front() {
-        order.push(id);
-        for e in graph.outgoing(id) {
-            if let Some(d) = indegree.get_mut(e.target.as_str()) {
-                *d -= 1;
-                if *d == 0 {
-                    queue.push_back(e.target.as_str());
-                }
-            }
-        }
-    }
-    order
+#[derive(Clone, Copy, PartialEq)]
+enum NodeState {
+    /// Not settled yet (or never visited: a node on a cycle).
+    Pending,
+    /// Done; for a condition, its result.
+    Done(Option<bool>),
+    Skipped,
 }
 
 /// Plans the next move of a run.
 pub fn plan(graph: &FlowGraph, input: &Value, trigger: &Value, steps: &HashMap<String, StepState>) -> Plan {
-    let mut vars = Map::new();
-    let mut outputs = Map::new();
-    let mut state: HashMap<&str, NodeState> = HashMap::new();
+    let index = graph.index();
+    let mut context = Context::new(trigger, input);
+    let mut state = vec![NodeState::Pending; graph.nodes.len()];
     let mut new_steps = Vec::new();
     let mut failure: Option<Value> = None;
     let mut waiting = false;
-    let context = |vars: &Map<String, Value>, outputs: &Map<String, Value>| json!({"trigger": trigger, "input": input, "vars": vars, "nodes": outputs});
-    for id in topological(graph) {
-        let Some(node) = graph.node(id) else { continue };
+    for &i in index.topological() {
+        let node = &graph.nodes[i];
+        let id = node.id.as_str();
         let reached = if matches!(node.kind, NodeKind::Trigger(_)) {
             true
         } else {
-            let incoming: Vec<_> = graph.edges.iter().filter(|e| e.target == id).collect();
-            if incoming.iter().any(|e| matches!(state.get(e.source.as_str()), Some(NodeState::Pending) | None)) {
-                state.insert(id, NodeState::Pending);
+            let sources = || index.incoming(i).iter().filter_map(|&j| Some((j, index.ends(j)?.0)));
+            if sources().any(|(_, s)| state[s] == NodeState::Pending) {
                 continue;
             }
-            incoming.iter().any(|e| match state.get(e.source.as_str()) {
-                Some(NodeState::Done(out)) => match &graph.node(&e.source).map(|n| &n.kind) {
-                    Some(NodeKind::Condition(_)) => {
-                        e.when.as_deref() == Some(if out["result"] == Value::Bool(true) { "true" } else { "false" })
-                    }
-                    _ => true,
-                },
-                _ => false,
+            sources().any(|(j, s)| match state[s] {
+                NodeState::Done(None) => true,
+                NodeState::Done(Some(result)) => {
+                    graph.edges[j].when.as_deref() == Some(if result { "true" } else { "false" })
+                }
+                NodeState::Pending | NodeState::Skipped => false,
             })
         };
         if !reached {
-            state.insert(id, NodeState::Skipped);
+            state[i] = NodeState::Skipped;
             continue;
         }
-        let ctx = context(&vars, &outputs);
         let result: Result<Option<Value>, Value> = match &node.kind {
             NodeKind::Trigger(_) => Ok(Some(trigger.clone())),
-            NodeKind::Condition(c) => template::evaluate_condition(&c.expression, &ctx)
+            NodeKind::Condition(c) => template::evaluate_condition_in(&c.expression, &context)
                 .map(|r| Some(json!({"result": r})))
                 .map_err(|e| json!({"node": id, "message": format!("the condition failed: {}", e.message)})),
-            NodeKind::Transform(t) => template::render(&Value::Object(t.set.clone()), &ctx)
+            NodeKind::Transform(t) => template::render_in(&Value::Object(t.set.clone()), &context)
                 .map(|v| {
                     if let Value::Object(set) = &v {
-                        vars.extend(set.clone());
+                        for (name, value) in set {
+                            context.set_var(name, value.clone());
+                        }
                     }
                     Some(v)
                 })
@@ -135,7 +127,7 @@ pub fn plan(graph: &FlowGraph, input: &Value, trigger: &Value, steps: &HashMap<S
                 Some(StepState::InFlight) => Ok(None),
                 Some(StepState::Succeeded(out)) => {
                     if matches!(node.kind, NodeKind::AiContext(_)) {
-                        vars.insert("aiContext".into(), crate::enrich::snippets_of(out));
+                        context.set_var("aiContext", crate::enrich::snippets_of(out));
                     }
                     Ok(Some(out.clone()))
                 }
@@ -144,16 +136,13 @@ pub fn plan(graph: &FlowGraph, input: &Value, trigger: &Value, steps: &HashMap<S
         };
         match result {
             Ok(Some(out)) => {
-                outputs.insert(id.to_string(), json!({"output": out}));
-                state.insert(id, NodeState::Done(out));
+                let condition = matches!(node.kind, NodeKind::Condition(_)).then(|| out["result"] == Value::Bool(true));
+                context.set_output(id, &out);
+                state[i] = NodeState::Done(condition);
             }
-            Ok(None) => {
-                waiting = true;
-                state.insert(id, NodeState::Pending);
-            }
+            Ok(None) => waiting = true,
             Err(err) => {
                 failure.get_or_insert(err);
-                state.insert(id, NodeState::Pending);
             }
         }
     }
@@ -162,7 +151,7 @@ pub fn plan(graph: &FlowGraph, input: &Value, trigger: &Value, steps: &HashMap<S
         (None, true) => Outcome::Waiting,
         (None, false) => Outcome::Succeeded,
     };
-    Plan { new_steps, vars, outcome }
+    Plan { new_steps, context, outcome }
 }
 
 #[cfg(test)]
@@ -205,7 +194,7 @@ mod tests {
         steps.insert("call".to_string(), StepState::Succeeded(json!({"status": 200})));
         let p = plan(&g, &input, &json!({}), &steps);
         assert_eq!(p.new_steps.iter().map(|s| s.node_id.as_str()).collect::<Vec<_>>(), ["yes"]);
-        assert_eq!(p.vars["greeting"], "hi Ada");
+        assert_eq!(p.vars()["greeting"], "hi Ada");
 
         steps.insert("yes".to_string(), StepState::Succeeded(json!({})));
         let p = plan(&g, &input, &json!({}), &steps);
@@ -232,7 +221,7 @@ mod tests {
         let snippets = json!([{"pluginId": "p", "source": "s:1", "content": "c", "weight": 1.0, "tokens": 1}]);
         steps.insert("ctx".to_string(), StepState::Succeeded(json!({"snippets": snippets, "skipped": []})));
         let p = plan(&g, &json!({}), &json!({}), &steps);
-        assert_eq!(p.vars["aiContext"], snippets);
+        assert_eq!(p.vars()["aiContext"], snippets);
         assert_eq!(p.outcome, Outcome::Succeeded);
     }
 
@@ -242,5 +231,76 @@ mod tests {
         steps.insert("call".to_string(), StepState::Failed(json!({"message": "boom"})));
         let p = plan(&graph(), &json!({}), &json!({}), &steps);
         assert_eq!(p.outcome, Outcome::Failed(json!({"message": "boom"})));
+    }
+
+    fn chain(nodes: Vec<Value>) -> FlowGraph {
+        let edges: Vec<Value> = nodes
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| json!({"id": format!("e{i}"), "source": w[0]["id"], "target": w[1]["id"]}))
+            .collect();
+        serde_json::from_value(json!({"nodes": nodes, "edges": edges})).unwrap()
+    }
+
+    #[test]
+    fn a_9000_node_chain_of_transforms_is_planned_in_one_pass() {
+        // Issue #13: this took 77 s when each node scanned every edge and rebuilt the context.
+        let mut nodes = vec![json!({"id": "t", "type": "trigger", "config": {}})];
+        nodes.extend((1..9_000).map(|i| {
+            json!({"id": format!("n{i}"), "type": "transform", "config": {"set": {"count": "{{ (vars.count or 0) + 1 }}", "last": "{{ nodes.t.output.kind }}"}}})
+        }));
+        let p = plan(&chain(nodes), &json!({}), &json!({"kind": "manual"}), &HashMap::new());
+        assert_eq!(p.outcome, Outcome::Succeeded);
+        assert!(p.new_steps.is_empty());
+        assert_eq!(p.vars()["count"], 8_999, "every transform ran once, each after its predecessor");
+        assert_eq!(p.vars()["last"], "manual");
+    }
+
+    #[test]
+    fn a_9000_node_chain_of_delays_creates_one_step_at_a_time() {
+        let mut nodes = vec![json!({"id": "t", "type": "trigger", "config": {}})];
+        nodes.extend((1..9_000).map(|i| json!({"id": format!("d{i}"), "type": "delay", "config": {"durationMs": i}})));
+        let g = chain(nodes);
+        let p = plan(&g, &json!({}), &json!({}), &HashMap::new());
+        assert_eq!(p.new_steps, [NewStep { node_id: "d1".into(), node_type: "delay", delay_ms: 1 }]);
+        let mut steps: HashMap<String, StepState> =
+            (1..8_999).map(|i| (format!("d{i}"), StepState::Succeeded(json!({})))).collect();
+        let p = plan(&g, &json!({}), &json!({}), &steps);
+        assert_eq!(p.new_steps, [NewStep { node_id: "d8999".into(), node_type: "delay", delay_ms: 8_999 }]);
+        assert_eq!(p.outcome, Outcome::Waiting);
+        steps.insert("d8999".into(), StepState::Succeeded(json!({})));
+        assert_eq!(plan(&g, &json!({}), &json!({}), &steps).outcome, Outcome::Succeeded);
+    }
+
+    #[test]
+    fn a_5000_wide_fan_out_starts_every_branch_and_joins_once_all_are_done() {
+        let width = 5_000;
+        let mut nodes = vec![json!({"id": "t", "type": "trigger", "config": {}})];
+        let mut edges = Vec::new();
+        for i in 0..width {
+            nodes.push(
+                json!({"id": format!("b{i}"), "type": "plugin_action", "config": {"pluginId": "p", "actionName": "a"}}),
+            );
+            edges.push(json!({"id": format!("in{i}"), "source": "t", "target": format!("b{i}")}));
+            edges.push(json!({"id": format!("out{i}"), "source": format!("b{i}"), "target": "join"}));
+        }
+        nodes.push(json!({"id": "join", "type": "transform", "config": {"set": {"seen": "{{ nodes | length }}"}}}));
+        let g: FlowGraph = serde_json::from_value(json!({"nodes": nodes, "edges": edges})).unwrap();
+        let p = plan(&g, &json!({}), &json!({}), &HashMap::new());
+        let ids: Vec<String> = p.new_steps.iter().map(|s| s.node_id.clone()).collect();
+        assert_eq!(ids, (0..width).map(|i| format!("b{i}")).collect::<Vec<_>>(), "every branch, in graph order");
+
+        let mut steps: HashMap<String, StepState> =
+            (0..width).map(|i| (format!("b{i}"), StepState::Succeeded(json!({"i": i})))).collect();
+        steps.insert("b7".into(), StepState::InFlight);
+        let p = plan(&g, &json!({}), &json!({}), &steps);
+        assert!(p.new_steps.is_empty());
+        assert_eq!(p.outcome, Outcome::Waiting, "the join waits for its last branch");
+        assert!(p.vars().is_empty());
+
+        steps.insert("b7".into(), StepState::Succeeded(json!({"i": 7})));
+        let p = plan(&g, &json!({}), &json!({}), &steps);
+        assert_eq!(p.outcome, Outcome::Succeeded);
+        assert_eq!(p.vars()["seen"], width + 1, "the join sees the trigger's and every branch's output");
     }
 }

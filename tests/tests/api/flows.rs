@@ -106,3 +106,18 @@ db_test!(
         app.get(&format!("/v1/flows/{id}"), &app.tenant_key).await.assert_problem(404, "not_found");
     }
 );
+
+db_test!(
+    async fn a_flow_over_the_node_cap_gets_422_pointing_at_its_nodes(app) {
+        // README: at most 10,000 nodes (and 20,000 edges) per flow.
+        let mut nodes = vec![json!({"id": "t", "type": "trigger", "config": {}})];
+        nodes.extend((1..=10_000).map(|i| json!({"id": format!("n{i}"), "type": "end", "config": {}})));
+        let reply = app.post("/v1/flows", &app.tenant_key, json!({"name": "huge", "graph": {"nodes": nodes, "edges": []}})).await;
+        reply.assert_problem(422, "validation_failed");
+        let errors = reply.json["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "the cap is reported alone: {errors:?}");
+        assert_eq!(errors[0]["pointer"], "/graph/nodes");
+        assert!(errors[0]["message"].as_str().unwrap().contains("10000"), "{errors:?}");
+        assert_eq!(app.get("/v1/flows", &app.tenant_key).await.json["items"].as_array().unwrap().len(), 0);
+    }
+);

@@ -291,3 +291,74 @@ bacon_tests::backend_test!(
         workers.await.unwrap().unwrap();
     }
 );
+
+/// A chain of `n` nodes: the trigger, `n - 2` transforms each counting `vars.count` up by one,
+/// and an end. Every node is inline, so starting a run plans all of them at once.
+fn counting_chain(n: usize) -> Value {
+    let mut nodes = vec![json!({"id": "t", "type": "trigger", "config": {}})];
+    nodes.extend((1..n - 1).map(|i| {
+        json!({"id": format!("n{i}"), "type": "transform", "config": {"set": {"count": "{{ (vars.count or 0) + 1 }}"}}})
+    }));
+    nodes.push(json!({"id": "end", "type": "end", "config": {}}));
+    chain(nodes)
+}
+
+db_test!(
+    async fn a_5000_node_flow_starts_promptly_while_another_tenant_writes(app) {
+        // Issue #13: planning was quadratic and held the write transaction, so a large flow's
+        // start took minutes and other tenants' writes failed with `database is locked`.
+        let nodes = 5_000;
+        let flow = create_flow(&app, counting_chain(nodes)).await;
+        let neighbour_tenant = app.create_tenant("neighbour").await;
+        let neighbour = app.issue_key(&neighbour_tenant, "editor").await;
+        let small = chain(vec![json!({"id": "t", "type": "trigger", "config": {}}), json!({"id": "end", "type": "end", "config": {}})]);
+
+        let started = std::time::Instant::now();
+        let request = app.client.post(app.url(&format!("/v1/flows/{flow}/runs"))).bearer_auth(&app.tenant_key).json(&json!({"input": {}})).send();
+        let start = tokio::spawn(async move { bacon_tests::app::read(request.await.unwrap()).await });
+        let mut writes = Vec::new();
+        loop {
+            let reply = app.post("/v1/flows", &neighbour, json!({"name": "neighbour", "graph": small})).await;
+            writes.push((reply.status, reply.text));
+            if start.is_finished() {
+                break;
+            }
+        }
+        let reply = start.await.unwrap();
+        let elapsed = started.elapsed();
+        eprintln!("{nodes}-node chain: POST /runs answered {} in {elapsed:?} ({:?} backend); {} writes of another tenant meanwhile", reply.status, app.backend, writes.len());
+        assert_eq!(reply.status, 202, "{}", reply.text);
+        assert!(elapsed < Duration::from_secs(10), "the start took {elapsed:?}");
+        let failed: Vec<_> = writes.iter().filter(|(status, _)| *status != 201).collect();
+        assert!(failed.is_empty(), "another tenant's writes failed meanwhile: {failed:?}");
+
+        let run = reply.json["id"].as_str().unwrap();
+        let done = finished(&app, run).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["vars"]["count"], nodes - 2, "every transform ran once, in order");
+    }
+);
+
+db_test!(
+    async fn a_500_branch_fan_out_finishes_in_seconds(app) {
+        let branches = 500;
+        let mut nodes = vec![json!({"id": "t", "type": "trigger", "config": {}})];
+        let mut edges = Vec::new();
+        for i in 0..branches {
+            nodes.push(json!({"id": format!("d{i}"), "type": "delay", "config": {"durationMs": 0}}));
+            edges.push(json!({"id": format!("in{i}"), "source": "t", "target": format!("d{i}")}));
+            edges.push(json!({"id": format!("out{i}"), "source": format!("d{i}"), "target": "end"}));
+        }
+        nodes.push(json!({"id": "end", "type": "end", "config": {}}));
+        let flow = create_flow(&app, json!({"nodes": nodes, "edges": edges})).await;
+
+        let started = std::time::Instant::now();
+        let run = start(&app, &flow, json!({})).await;
+        let done = finished(&app, &run).await;
+        eprintln!("{branches}-branch fan-out: the run finished in {:?} ({:?} backend)", started.elapsed(), app.backend);
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let steps = done["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), branches, "one step per branch");
+        assert!(steps.iter().all(|s| s["status"] == "succeeded"), "{done}");
+    }
+);

@@ -9,13 +9,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-/// A flow's node graph: exactly one `trigger`, edges between existing nodes, no cycles, every
-/// node reachable from the trigger.
+/// A flow's node graph: at most 10,000 nodes and 20,000 edges, exactly one `trigger`, edges
+/// between existing nodes, no cycles, every node reachable from the trigger.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FlowGraph {
+    // The caps are the engine's `validate::MAX_NODES` and `MAX_EDGES`, which enforce them.
+    #[schema(max_items = 10_000)]
     pub nodes: Vec<FlowNode>,
     #[serde(default)]
+    #[schema(max_items = 20_000)]
     pub edges: Vec<FlowEdge>,
 }
 
