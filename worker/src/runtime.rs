@@ -37,12 +37,34 @@ pub async fn prepare_storage(db: &DatabaseConnection) -> Result<(), WorkerError>
         DbBackend::Sqlite => apalis_sqlite::SqliteStorage::<()>::migrations()
             .run(db.get_sqlite_connection_pool())
             .await
-            .map_err(WorkerError::Migrate),
+            .map_err(WorkerError::Migrate)?,
         DbBackend::Postgres => apalis_postgres::PostgresStorage::<()>::migrations()
             .run(db.get_postgres_connection_pool())
             .await
-            .map_err(WorkerError::Migrate),
-        _ => Err(WorkerError::UnsupportedBackend),
+            .map_err(WorkerError::Migrate)?,
+        _ => return Err(WorkerError::UnsupportedBackend),
+    }
+    drop_retired_queues(db).await;
+    Ok(())
+}
+
+/// Queues of earlier versions no worker reads any more (`steps`, before every kind of work
+/// shared the `work` queue). Their items are not lost: the reconciler re-enqueues any step
+/// whose job is gone. Best effort: another process may be doing the same.
+const RETIRED_QUEUES: &[&str] = &["steps"];
+
+async fn drop_retired_queues(db: &DatabaseConnection) {
+    let table = jobs_table(db.get_database_backend());
+    let names = RETIRED_QUEUES.iter().map(|q| format!("'{q}'")).collect::<Vec<_>>().join(", ");
+    match db.execute_unprepared(&format!("DELETE FROM {table} WHERE job_type IN ({names})")).await {
+        Ok(done) if done.rows_affected() > 0 => {
+            tracing::info!(
+                jobs = done.rows_affected(),
+                "Dropped the jobs of retired queues; the reconciler re-enqueues their items."
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::debug!(error = %e, "Dropping the jobs of retired queues failed; they are harmless."),
     }
 }
 
@@ -252,6 +274,35 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+
+    #[tokio::test]
+    async fn jobs_of_a_retired_queue_are_dropped_and_the_work_queue_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = bacon_engine::database::DatabaseOptions {
+            url: format!("sqlite://{}", dir.path().join("jobs.db").display()),
+            max_connections: 2,
+            sqlite_durability: Default::default(),
+            busy_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+        };
+        let db = bacon_engine::database::connect(&options).await.unwrap();
+        prepare_storage(&db).await.unwrap();
+        for (id, queue) in [("old", "steps"), ("new", QUEUE)] {
+            db.execute_unprepared(&format!(
+                "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) \
+                 VALUES (x'7b7d', '{id}', '{queue}', 'Pending', 0, 5, 0, 0, '{{}}')"
+            ))
+            .await
+            .unwrap();
+        }
+        prepare_storage(&db).await.unwrap();
+        let left = db
+            .query_all_raw(sea_orm::Statement::from_string(DbBackend::Sqlite, "SELECT id FROM Jobs ORDER BY id"))
+            .await
+            .unwrap();
+        let ids: Vec<String> = left.iter().map(|r| r.try_get::<String>("", "id").unwrap()).collect();
+        assert_eq!(ids, ["new"]);
+    }
 
     #[test]
     fn quick_failures_wait_longer_each_time_up_to_a_bound_and_a_healthy_run_starts_over() {
