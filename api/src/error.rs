@@ -1,13 +1,15 @@
 //! The one API error, rendered as `application/problem+json` (RFC 9457) with a stable `code`.
 //!
-//! Every domain error is mapped to HTTP here and nowhere else. 5xx causes are logged with their
-//! source chain and answered with a generic detail, so internals never leak to callers.
+//! Every domain error is mapped to HTTP here and nowhere else (engine errors in [`engine`]). 5xx
+//! causes are logged here, once, with their source chain (the request span's trace layer does
+//! not log failures again), and answered with a generic detail, so internals never leak.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bacon_engine::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+mod engine;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -180,6 +182,11 @@ impl IntoResponse for ApiError {
             Self::DatabaseUnreachable(Some(source)) => {
                 tracing::warn!(error = %ErrorChain(source), "Request failed: the database is unavailable.");
             }
+            // A readiness probe's 503 is its answer, not a fault of the request.
+            Self::DatabaseUnreachable(None) => {}
+            other if other.status().is_server_error() => {
+                tracing::warn!(code = other.code(), error = %other, "Request failed.");
+            }
             _ => {}
         }
         let problem = self.to_problem();
@@ -203,26 +210,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound { kind, id } => Self::NotFound { kind, id },
-            StoreError::Conflict { kind } => {
-                Self::Conflict { code: "conflict", detail: format!("{kind} conflicts with an existing one") }
-            }
-            StoreError::Stale { kind, expected, current } => Self::PreconditionFailed {
-                detail: format!(
-                    "the {kind} is at version {current}, not {expected}: fetch it again and reapply your change"
-                ),
-            },
-            StoreError::Database(e) if bacon_engine::error::database_unavailable(&e) => {
-                Self::DatabaseUnreachable(Some(e))
-            }
-            StoreError::Database(e) => Self::internal(e),
-        }
-    }
-}
-
 /// Displays an error with its whole `source()` chain: `outer: inner: innermost`.
 pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
@@ -242,6 +229,7 @@ impl std::fmt::Display for ErrorChain<'_> {
 mod tests {
     use std::time::Duration;
 
+    use bacon_engine::StoreError;
     use bacon_engine::database::{self, DatabaseOptions, SqliteDurability};
     use sea_orm::{ConnAcquireErr, ConnectionTrait, DbErr};
 

@@ -84,14 +84,20 @@ pub fn build_router(state: AppState, http: &HttpConfig) -> Router {
                 .layer(HandleErrorLayer::new(move |_: tower::BoxError| async move { ApiError::Timeout { timeout_ms } }))
                 .timeout(Duration::from_millis(timeout_ms)),
         )
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            tracing::info_span!(
-                "request",
-                method = %request.method(),
-                path = %request.uri().path(),
-                tenant.id = tracing::field::Empty,
-            )
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        tenant.id = tracing::field::Empty,
+                    )
+                })
+                // `ApiError` logs each 5xx with its cause, at the level it deserves (an outage
+                // is a warning per request): logging the status again here would double it.
+                .on_failure(()),
+        )
         .with_state(state)
 }
 

@@ -24,7 +24,7 @@ use crate::secrets::cipher::Binding;
 use crate::store::inbound::{self, NewInboundEvent};
 use crate::store::triggers::{self, NewTriggerSubscription, TriggerSubscription};
 use crate::store::{self};
-use crate::work::queue::{CommitError, commit};
+use crate::work::queue::{CommitError, QueueError, commit};
 use crate::work::{Job, WorkItem, WorkKind};
 
 /// The inbox's plugin id for plain webhook triggers (no plugin verifies them).
@@ -44,8 +44,8 @@ pub enum ActivationError {
 /// Why a delivery was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiveError {
-    #[error("no active trigger has this hook id")]
-    UnknownHook,
+    #[error("no active trigger has hook id `{hook_id}`")]
+    UnknownHook { hook_id: String },
     #[error("the delivery was refused: {reason}")]
     Refused { plugin_id: String, reason: VerifyError },
     #[error("the trigger cannot verify deliveries: {0}")]
@@ -53,7 +53,7 @@ pub enum ReceiveError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("could not enqueue the delivery: {0}")]
-    Queue(String),
+    Queue(QueueError),
 }
 
 /// An activated flow's trigger.
@@ -252,17 +252,18 @@ impl Inbound {
     /// `UnknownHook`, `Refused` (nothing is stored), `NotConfigured`, `Store`.
     pub async fn receive(&self, hook_id: &str, request: InboundRequest) -> Result<Receipt, ReceiveError> {
         let db = self.registry.db();
+        let unknown = || ReceiveError::UnknownHook { hook_id: hook_id.to_string() };
         let subscription = triggers::by_hook(db, hook_id)
             .await?
             .filter(|s| s.trigger_key != schedules::SCHEDULE)
-            .ok_or(ReceiveError::UnknownHook)?;
-        let tenant: TenantId = subscription.tenant_id.parse().map_err(|_| ReceiveError::UnknownHook)?;
-        let flow_id: FlowId = subscription.flow_id.parse().map_err(|_| ReceiveError::UnknownHook)?;
+            .ok_or_else(unknown)?;
+        let tenant: TenantId = subscription.tenant_id.parse().map_err(|_| unknown())?;
+        let flow_id: FlowId = subscription.flow_id.parse().map_err(|_| unknown())?;
         let (plugin_id, delivery_id, event, acknowledgement) = match &subscription.plugin_id {
             Some(plugin) => {
                 let bot_id = match store::flows::get(db, tenant, flow_id).await {
                     Ok(flow) => flow.bot_id,
-                    Err(StoreError::NotFound { .. }) => return Err(ReceiveError::UnknownHook),
+                    Err(StoreError::NotFound { .. }) => return Err(unknown()),
                     Err(e) => return Err(e.into()),
                 };
                 let bot = bot_id.as_deref().and_then(|b| b.parse::<BotId>().ok());

@@ -11,7 +11,7 @@ use bacon_engine::plugins::registry::{InvokeError, InvokeOutcome, InvokeRequest}
 use bacon_engine::runs::engine::RunEngine;
 use bacon_engine::runs::queue::ActionRuntime;
 use bacon_engine::store;
-use bacon_engine::work::{Job, JobQueue, WorkItem};
+use bacon_engine::work::{Job, JobQueue, QueueError, WorkItem};
 use bacon_plugin_sdk::{ActionError, BoxFuture, RetryPolicy};
 use serde_json::json;
 
@@ -49,7 +49,7 @@ struct RecordingQueue {
 }
 
 impl JobQueue for RecordingQueue {
-    fn enqueue(&self, jobs: Vec<Job>) -> BoxFuture<'_, Result<(), String>> {
+    fn enqueue(&self, jobs: Vec<Job>) -> BoxFuture<'_, Result<(), QueueError>> {
         self.jobs.lock().unwrap().extend(jobs);
         Box::pin(async { Ok(()) })
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use apalis::prelude::{TaskBuilder, TaskSink};
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
-use bacon_engine::work::{Job, JobQueue, WorkKind};
+use bacon_engine::work::{Job, JobQueue, QueueError, WorkKind};
 use bacon_plugin_sdk::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
 use tokio::sync::Notify;
@@ -88,7 +88,7 @@ fn insert_job(backend: DbBackend, job: &Job) -> Result<Statement, String> {
 }
 
 impl JobQueue for ApalisQueue {
-    fn enqueue(&self, jobs: Vec<Job>) -> BoxFuture<'_, Result<(), String>> {
+    fn enqueue(&self, jobs: Vec<Job>) -> BoxFuture<'_, Result<(), QueueError>> {
         Box::pin(async move {
             for job in jobs {
                 let task = TaskBuilder::new(job.item)
@@ -106,10 +106,15 @@ impl JobQueue for ApalisQueue {
         })
     }
 
-    fn enqueue_in<'a>(&'a self, txn: &'a DatabaseTransaction, jobs: &'a [Job]) -> BoxFuture<'a, Result<bool, String>> {
+    fn enqueue_in<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        jobs: &'a [Job],
+    ) -> BoxFuture<'a, Result<bool, QueueError>> {
         Box::pin(async move {
             for job in jobs {
-                txn.execute_raw(insert_job(txn.get_database_backend(), job)?).await.map_err(|e| e.to_string())?;
+                // Kept typed: a database that is down or busy here makes the caller's answer a 503.
+                txn.execute_raw(insert_job(txn.get_database_backend(), job)?).await?;
             }
             Ok(true)
         })

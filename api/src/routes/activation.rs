@@ -3,8 +3,7 @@
 
 use axum::extract::{Path, State};
 use bacon_engine::ids::FlowId;
-use bacon_engine::inbound::{ActivationError, hook_url};
-use bacon_engine::plugins::triggers::TriggerError;
+use bacon_engine::inbound::hook_url;
 use bacon_engine::tenancy::Role;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -39,18 +38,6 @@ pub struct ActivationResponse {
     pub signing_secret: Option<String>,
 }
 
-fn activation_error(e: ActivationError) -> ApiError {
-    match e {
-        ActivationError::NotActivatable(detail) => ApiError::validation("/graph", detail),
-        ActivationError::Trigger(TriggerError::Vendor(vendor)) => ApiError::BadGateway {
-            code: "vendor_refused",
-            detail: format!("the vendor refused to register the webhook: {vendor}"),
-        },
-        ActivationError::Trigger(TriggerError::Store(s)) | ActivationError::Store(s) => s.into(),
-        ActivationError::Trigger(other) => ApiError::validation("/graph", other.to_string()),
-    }
-}
-
 /// Activate a flow's trigger (editor or admin key). Activating an active flow returns it as it is.
 #[utoipa::path(post, path = "/v1/flows/{flowId}/activate", tag = "flows", operation_id = "activate_flow",
     params(("flowId" = String, Path, description = "The flow id (`flow_…`)")),
@@ -64,7 +51,7 @@ pub async fn activate_flow(
 ) -> Result<ApiJson<ActivationResponse>, ApiError> {
     key.require(Role::Editor)?;
     let flow: FlowId = parse_id(&flow_id)?;
-    let activation = state.inbound.activate(key.tenant_id, flow, &state.public_url).await.map_err(activation_error)?;
+    let activation = state.inbound.activate(key.tenant_id, flow, &state.public_url).await?;
     let active = activation.subscription;
     Ok(ApiJson(ActivationResponse {
         signing_secret: activation.signing_secret,
@@ -94,7 +81,7 @@ pub async fn deactivate_flow(
 ) -> Result<ApiJson<ActivationResponse>, ApiError> {
     key.require(Role::Editor)?;
     let flow: FlowId = parse_id(&flow_id)?;
-    state.inbound.deactivate(key.tenant_id, flow, false).await.map_err(activation_error)?;
+    state.inbound.deactivate(key.tenant_id, flow, false).await?;
     Ok(ApiJson(ActivationResponse {
         signing_secret: None,
         flow_id: flow.to_string(),

@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bacon_engine::channels::{DEFAULT_MAX_ATTEMPTS, NewChannelMessage};
 use bacon_engine::ids::BotId;
-use bacon_engine::runs::engine::RunError;
 use bacon_engine::store;
 use bacon_engine::store::channels::{self, ChannelMessage};
 use bacon_engine::tenancy::Role;
@@ -145,10 +144,7 @@ pub async fn send_channel_message(
         max_attempts,
     };
     // The message and its work item commit together; a worker sends it.
-    let queued = state.channels.queue_message(new).await.map_err(|e| match e {
-        RunError::Store(s) => ApiError::from(s),
-        other => ApiError::internal(other),
-    })?;
+    let queued = state.channels.queue_message(new).await?;
     Ok((StatusCode::ACCEPTED, ApiJson(queued.into())))
 }
 

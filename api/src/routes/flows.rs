@@ -8,8 +8,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bacon_engine::flows::validate;
 use bacon_engine::ids::{BotId, FlowId};
-use bacon_engine::inbound::ActivationError;
-use bacon_engine::plugins::triggers::TriggerError;
 use bacon_engine::store;
 use bacon_engine::store::flows::{Flow, FlowFields, FlowVersion};
 use bacon_engine::tenancy::Role;
@@ -22,7 +20,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::pagination::ListParams;
 use super::tenants::parse_name;
 use crate::auth::{TenantAuth, TenantKey};
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, parse_id};
 use crate::state::AppState;
 
@@ -169,10 +167,9 @@ async fn fields(state: &AppState, key: &TenantKey, body: FlowRequest) -> Result<
 }
 
 fn check_graph(state: &AppState, graph: &Value) -> Result<(), ApiError> {
-    validate::parse(graph, "/graph", &state.plugins).map(|_| ()).map_err(|problems| ApiError::Validation {
-        detail: "the flow graph is not valid".into(),
-        errors: problems.into_iter().map(|p| FieldError::new(p.pointer, p.message)).collect(),
-    })
+    validate::parse(graph, "/graph", &state.plugins)
+        .map(|_| ())
+        .map_err(|problems| ApiError::from_problems("the flow graph is not valid", "", problems))
 }
 
 /// `If-Match: "3"` (or `3`): the version the client last saw.
@@ -289,10 +286,7 @@ pub async fn delete_flow(
     let id: FlowId = parse_id(&flow_id)?;
     // An active trigger goes with the flow: its vendor webhook is removed (a refusal is logged) and
     // its hook URL or schedule stops.
-    state.inbound.deactivate(key.tenant_id, id, true).await.map_err(|e| match e {
-        ActivationError::Store(s) | ActivationError::Trigger(TriggerError::Store(s)) => ApiError::from(s),
-        other => ApiError::internal(other),
-    })?;
+    state.inbound.deactivate(key.tenant_id, id, true).await?;
     store::flows::delete(&state.db, key.tenant_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

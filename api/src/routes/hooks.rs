@@ -75,22 +75,12 @@ pub async fn receive_hook(
             .collect(),
         body: body.to_vec(),
     };
-    let receipt = match state.inbound.receive(&hook_id, request).await {
-        Ok(receipt) => receipt,
-        Err(ReceiveError::UnknownHook) => {
-            return Err(ApiError::NotFound { kind: "hook", id: hook_id.chars().take(64).collect() });
-        }
-        Err(ReceiveError::Refused { plugin_id, reason }) => {
-            count(&state, &plugin_id, "refused");
+    let receipt = state.inbound.receive(&hook_id, request).await.inspect_err(|e| {
+        if let ReceiveError::Refused { plugin_id, reason } = e {
+            count(&state, plugin_id, "refused");
             tracing::warn!(hook.id = %hook_id, reason = %reason, "A webhook delivery was refused.");
-            return Err(ApiError::Unauthenticated { code: "delivery_refused", detail: reason.to_string() });
         }
-        Err(ReceiveError::NotConfigured(detail)) => {
-            return Err(ApiError::Unavailable { code: "trigger_not_configured", detail });
-        }
-        Err(ReceiveError::Store(e)) => return Err(e.into()),
-        Err(e @ ReceiveError::Queue(_)) => return Err(ApiError::internal(e)),
-    };
+    })?;
     let status = if receipt.inbound_id.is_some() { "accepted" } else { "duplicate" };
     count(&state, &receipt.plugin_id, status);
     // Nothing more to do here: the delivery's work item committed with it; a worker starts its run.

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use bacon_engine::ids::BotId;
 use bacon_engine::plugins::loaded::LoadedPlugin;
 use bacon_engine::plugins::registry::{InvokeError, InvokeRequest};
-use bacon_engine::plugins::settings::{self, FieldProblem, SettingsError, SettingsView};
+use bacon_engine::plugins::settings::{self, SettingsView};
 use bacon_engine::store;
 use bacon_engine::tenancy::Role;
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{TenantAuth, TenantKey};
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, parse_id};
 use crate::state::AppState;
 
@@ -244,10 +244,6 @@ async fn scope(state: &AppState, key: &TenantKey, scope: &SettingsScope) -> Resu
     }
 }
 
-fn field_errors(problems: Vec<FieldProblem>, prefix: &str) -> Vec<FieldError> {
-    problems.into_iter().map(|p| FieldError::new(format!("{prefix}{}", p.pointer), p.message)).collect()
-}
-
 /// Get a plugin's settings for the tenant (or `?botId=`). Secrets report only whether they are set.
 #[utoipa::path(get, path = "/v1/plugins/{pluginId}/settings", tag = "plugins", operation_id = "get_plugin_settings",
     params(("pluginId" = String, Path, description = "`bacon-plugin-<name>`"), SettingsScope),
@@ -281,18 +277,7 @@ pub async fn put_plugin_settings(
     let plugin = find(&state, &plugin_id)?;
     let bot = scope(&state, &key, &params).await?;
     let body = Value::Object(body);
-    let view = settings::put(&state.db, state.plugins.secrets(), &plugin, key.tenant_id, bot, body).await.map_err(
-        |e| match e {
-            SettingsError::Invalid(problems) => ApiError::Validation {
-                detail: "the settings do not match the plugin's settings schema".into(),
-                errors: field_errors(problems, ""),
-            },
-            SettingsError::Store(s) => s.into(),
-            SettingsError::Secret { field, .. } => {
-                ApiError::validation(format!("/{field}"), "the secret cannot be stored")
-            }
-        },
-    )?;
+    let view = settings::put(&state.db, state.plugins.secrets(), &plugin, key.tenant_id, bot, body).await?;
     tracing::info!(tenant.id = %key.tenant_id, plugin.id = %plugin_id, "Plugin settings saved.");
     Ok(ApiJson(view.into()))
 }
@@ -370,10 +355,8 @@ pub async fn test_plugin_connection(
             message: "the plugin's test_connection returned an unexpected shape".into(),
             details: empty_object(),
         }),
-        Err(InvokeError::UnknownAction { .. }) => {
-            return Err(ApiError::NotFound { kind: "action", id: "test_connection".into() });
-        }
-        Err(InvokeError::Store(e)) => return Err(e.into()),
+        // The call could not be made at all (else the vendor's answer, or its failure, is the result).
+        Err(e @ (InvokeError::UnknownAction { .. } | InvokeError::Store(_))) => return Err(e.into()),
         Err(e) => TestConnectionResponse { ok: false, message: e.to_string(), details: empty_object() },
     };
     Ok(ApiJson(response))
@@ -453,11 +436,8 @@ pub async fn invoke_plugin_action(
             error: None,
             attempts,
         })),
-        Err(InvokeError::InvalidInput(problems)) => Err(ApiError::Validation {
-            detail: "the input does not match the action's input schema".into(),
-            errors: field_errors(problems, "/input"),
-        }),
-        Err(InvokeError::Store(e)) => Err(e.into()),
+        // The request was refused, so no action ran (else its failure is the result).
+        Err(e @ (InvokeError::InvalidInput(_) | InvokeError::Store(_))) => Err(e.into()),
         Err(e) => Ok(ApiJson(InvokeActionResponse {
             status: InvocationStatus::Failed,
             output: None,

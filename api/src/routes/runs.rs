@@ -3,7 +3,6 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use bacon_engine::ids::{FlowId, RunId};
-use bacon_engine::runs::engine::RunError;
 use bacon_engine::store;
 use bacon_engine::store::runs::{Run, Step};
 use bacon_engine::tenancy::Role;
@@ -208,14 +207,6 @@ pub struct RunListParams {
     pub cursor: Option<String>,
 }
 
-fn map_run_error(e: RunError) -> ApiError {
-    match e {
-        RunError::Store(s) => s.into(),
-        RunError::WrongState { .. } => ApiError::Conflict { code: "invalid_run_state", detail: e.to_string() },
-        other => ApiError::internal(other),
-    }
-}
-
 async fn with_steps(state: &AppState, run: Run) -> Result<RunResponse, ApiError> {
     let steps = store::runs::steps_of(&state.db, &run.id).await?;
     Ok(run_response(run, steps))
@@ -253,11 +244,7 @@ pub async fn create_run(
         None => None,
     };
     let input = Value::Object(body.input.unwrap_or_default());
-    let (run, created) = state
-        .runs
-        .start(key.tenant_id, flow, body.version, input, None, idempotency_key)
-        .await
-        .map_err(map_run_error)?;
+    let (run, created) = state.runs.start(key.tenant_id, flow, body.version, input, None, idempotency_key).await?;
     let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
     Ok((status, ApiJson(with_steps(&state, run).await?)))
 }
@@ -312,7 +299,7 @@ pub async fn cancel_run(
 ) -> Result<ApiJson<RunResponse>, ApiError> {
     key.require(Role::Editor)?;
     let id: RunId = parse_id(&run_id)?;
-    let run = state.runs.cancel(key.tenant_id, id).await.map_err(map_run_error)?;
+    let run = state.runs.cancel(key.tenant_id, id).await?;
     Ok(ApiJson(with_steps(&state, run).await?))
 }
 
@@ -329,7 +316,7 @@ pub async fn retry_run(
 ) -> Result<(StatusCode, ApiJson<RunResponse>), ApiError> {
     key.require(Role::Editor)?;
     let id: RunId = parse_id(&run_id)?;
-    let run = state.runs.retry(key.tenant_id, id).await.map_err(map_run_error)?;
+    let run = state.runs.retry(key.tenant_id, id).await?;
     Ok((StatusCode::ACCEPTED, ApiJson(with_steps(&state, run).await?)))
 }
 
@@ -346,6 +333,6 @@ pub async fn rerun_run(
 ) -> Result<(StatusCode, ApiJson<RunResponse>), ApiError> {
     key.require(Role::Editor)?;
     let id: RunId = parse_id(&run_id)?;
-    let run = state.runs.rerun(key.tenant_id, id, body.version).await.map_err(map_run_error)?;
+    let run = state.runs.rerun(key.tenant_id, id, body.version).await?;
     Ok((StatusCode::ACCEPTED, ApiJson(with_steps(&state, run).await?)))
 }

@@ -22,7 +22,7 @@ use crate::plugins::registry::{InvokeError, InvokeRequest, RetryMode};
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::runs::{self, NewRun, Run, Step};
 use crate::store::{self};
-use crate::work::queue::{CommitError, commit};
+use crate::work::queue::{CommitError, QueueError, commit};
 use crate::work::{Job, JobQueue, WorkItem, WorkKind, outcome};
 
 /// How long a claimed step may run before the reconciler considers its worker dead, by default.
@@ -36,7 +36,7 @@ pub enum RunError {
     #[error("the flow version's graph is not valid: {0}")]
     BadGraph(String),
     #[error("could not enqueue step jobs: {0}")]
-    Queue(String),
+    Queue(QueueError),
     #[error("the run is {status}; only a {expected} run can be {action}")]
     WrongState { status: String, expected: &'static str, action: &'static str },
 }

@@ -24,4 +24,4 @@ pub mod retry;
 pub mod runner;
 
 pub use item::{Job, WorkItem, WorkKind};
-pub use queue::JobQueue;
+pub use queue::{JobQueue, QueueError};

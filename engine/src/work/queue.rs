@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use bacon_plugin_sdk::BoxFuture;
-use sea_orm::DatabaseTransaction;
+use sea_orm::{DatabaseTransaction, DbErr};
 use tokio::sync::Notify;
 
 use super::item::{Job, WorkKind};
@@ -19,11 +19,15 @@ use crate::StoreError;
 /// Where jobs go.
 pub trait JobQueue: Send + Sync + 'static {
     /// Enqueues every job.
-    fn enqueue(&self, jobs: Vec<Job>) -> BoxFuture<'_, Result<(), String>>;
+    fn enqueue(&self, jobs: Vec<Job>) -> BoxFuture<'_, Result<(), QueueError>>;
 
     /// Enqueues every job inside `txn`, so the jobs commit (or roll back) with the rows they
     /// execute. `false` when this queue cannot: the caller enqueues them after the commit.
-    fn enqueue_in<'a>(&'a self, txn: &'a DatabaseTransaction, jobs: &'a [Job]) -> BoxFuture<'a, Result<bool, String>> {
+    fn enqueue_in<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        jobs: &'a [Job],
+    ) -> BoxFuture<'a, Result<bool, QueueError>> {
         let _ = (txn, jobs);
         Box::pin(async { Ok(false) })
     }
@@ -44,13 +48,37 @@ pub trait JobQueue: Send + Sync + 'static {
     }
 }
 
+/// Jobs could not be pushed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The database holding the queue failed; it may be down or busy (see
+    /// [`QueueError::is_unavailable`]), in which case the same push may succeed in a moment.
+    #[error("the queue's database failed: {0}")]
+    Database(#[from] DbErr),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl QueueError {
+    /// Whether the queue's database is down, unreachable or busy, rather than refusing the push.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Database(e) if crate::error::database_unavailable(e))
+    }
+}
+
+impl From<String> for QueueError {
+    fn from(message: String) -> Self {
+        Self::Other(message)
+    }
+}
+
 /// A failure to commit work or push its jobs.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("could not enqueue jobs: {0}")]
-    Queue(String),
+    Queue(QueueError),
 }
 
 /// Pushes `jobs` inside `txn` when the queue can, commits, and wakes this process's workers;

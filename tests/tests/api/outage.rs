@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bacon_tests::app::{Reply, spawn_app_with};
 use bacon_tests::tcp_proxy::TcpProxy;
-use bacon_tests::{Backend, TestApp, postgres, wait};
+use bacon_tests::{Backend, TestApp, logs, postgres, wait};
 use serde_json::{Value, json};
 
 /// The acceptance bounds: an API call answers within 2 s, a readiness probe within 1 s.
@@ -83,6 +83,15 @@ async fn a_postgres_outage_answers_503_promptly_and_loses_nothing() {
         assert!(retry_after.is_some_and(|s| (1..=5).contains(&s)), "{method} {path}: Retry-After {retry_after:?}");
         assert!(took < API_BOUND, "{method} {path} took {took:?} to answer during the outage");
     }
+    // Each refused request is logged once, as a warning (an outage is not a bug to page about):
+    // not a second time, at ERROR, by the HTTP trace layer.
+    let span = format!("path=/v1/flows/{flow}}}");
+    let logged = logs::captured();
+    let lines: Vec<&str> = logged.lines().filter(|l| l.contains(&span)).collect();
+    let warned = lines.iter().filter(|l| l.contains(" WARN ") && l.contains("database is unavailable")).count();
+    assert_eq!(warned, 1, "one warning for GET /v1/flows/{flow}: {lines:#?}");
+    assert!(!lines.iter().any(|l| l.contains(" ERROR ")), "no ERROR for a 503: {lines:#?}");
+
     let (ready, took) = timed(&app, "GET", "/readyz", None).await;
     ready.assert_problem(503, "database_unreachable");
     assert!(took < PROBE_BOUND, "/readyz took {took:?} to answer during the outage");
