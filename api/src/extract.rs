@@ -1,7 +1,9 @@
 //! Extractors whose rejections are problem+json: [`ApiJson`] for bodies, [`ApiQuery`] for queries.
 //!
 //! `ApiJson` checks the content type (415), the size limit (413), the syntax (400) and the shape
-//! (422 with a JSON pointer to the offending field, e.g. an unknown field), in that order.
+//! (422 with a JSON pointer to the offending field, e.g. an unknown field), in that order. Every
+//! request body is a JSON object: serde would read a struct from an array too (`[null, null]`
+//! as `{input: null, version: null}`), so anything else is refused first.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -11,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use crate::error::{ApiError, FieldError};
 
@@ -42,11 +45,23 @@ pub fn pointer_from_path(path: &serde_path_to_error::Path) -> String {
     pointer
 }
 
-/// Parses JSON bytes into `T`, mapping syntax errors to 400 and shape errors to 422 with a pointer.
+/// Parses a JSON object into `T`, mapping syntax errors to 400 and shape errors (a body that is
+/// not an object included) to 422 with a pointer.
 ///
 /// # Errors
 /// [`ApiError::BadRequest`] for malformed JSON, [`ApiError::Validation`] for a wrong shape.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Valid JSON of another kind is a shape error; anything else, a syntax error.
+        parse_any::<serde::de::IgnoredAny>(bytes)?;
+        return Err(ApiError::validation("", NOT_AN_OBJECT));
+    }
+    parse_any(bytes)
+}
+
+const NOT_AN_OBJECT: &str = "must be a JSON object";
+
+fn parse_any<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     if value.is_ok() {
@@ -131,6 +146,35 @@ where
         .ok_or_else(|| D::Error::custom(format!("invalid value: {number}, expected an integer in range")))
 }
 
+/// Deserialises an optional field that must be a JSON object when present (`null` is absent),
+/// so `[…]` or `"…"` there is a 422 saying so, not serde's "expected a map".
+///
+/// # Errors
+/// When the value is neither null nor an object.
+pub fn optional_object<'de, D>(deserializer: D) -> Result<Option<Map<String, Value>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::{Deserialize, Error};
+    match Value::deserialize(deserializer)? {
+        Value::Null => Ok(None),
+        Value::Object(map) => Ok(Some(map)),
+        _ => Err(D::Error::custom(NOT_AN_OBJECT)),
+    }
+}
+
+/// Deserialises a field that must be a JSON object.
+///
+/// # Errors
+/// When the value is not an object.
+pub fn object<'de, D>(deserializer: D) -> Result<Map<String, Value>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    optional_object(deserializer)?.ok_or_else(|| D::Error::custom(NOT_AN_OBJECT))
+}
+
 /// The configured body limit, put in request extensions so rejections can name it.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
@@ -205,6 +249,20 @@ mod tests {
                 other => panic!("{wrong}: unexpected {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_a_shape_error() {
+        for body in ["[null, null]", "[]", " \"name\"", "null", "3"] {
+            match parse_json::<Versioned>(body.as_bytes()) {
+                Err(ApiError::Validation { errors, .. }) => {
+                    assert_eq!(errors, [FieldError::new("", "must be a JSON object")], "{body}")
+                }
+                other => panic!("{body}: unexpected {other:?}"),
+            }
+        }
+        assert!(matches!(parse_json::<Versioned>(b"[1,"), Err(ApiError::BadRequest { code: "invalid_json", .. })));
+        assert!(matches!(parse_json::<Versioned>(b""), Err(ApiError::BadRequest { code: "invalid_json", .. })));
     }
 
     #[test]

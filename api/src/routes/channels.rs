@@ -38,7 +38,7 @@ pub struct SendChannelMessageRequest {
     pub media_urls: Vec<String>,
     /// A channel template id (WhatsApp `ContentSid`), required outside the 24-hour window.
     pub template_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::object")]
     #[schema(value_type = Object)]
     pub template_variables: Map<String, Value>,
     /// Attempts before the message fails (1 to 10, default 5).

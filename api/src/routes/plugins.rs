@@ -367,9 +367,10 @@ pub async fn test_plugin_connection(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"input": {"method": "GET", "url": "https://api.example.com/health"}}))]
 pub struct InvokeActionRequest {
-    /// The action's input (see its `inputSchema`).
+    /// The action's input, an object (see its `inputSchema`).
+    #[serde(deserialize_with = "crate::extract::object")]
     #[schema(value_type = Object)]
-    pub input: Value,
+    pub input: serde_json::Map<String, Value>,
     /// Use this bot's settings.
     pub bot_id: Option<String>,
 }
@@ -425,7 +426,7 @@ pub async fn invoke_plugin_action(
         return Err(ApiError::NotFound { kind: "action", id: action.chars().take(64).collect() });
     }
     let bot = scope(&state, &key, &SettingsScope { bot_id: body.bot_id }).await?;
-    let mut request = InvokeRequest::synchronous(key.tenant_id, bot, &plugin_id, &action, body.input);
+    let mut request = InvokeRequest::synchronous(key.tenant_id, bot, &plugin_id, &action, Value::Object(body.input));
     request.deadline = Some(state.invoke_deadline);
     let outcome = state.plugins.invoke(request).await;
     let attempts = outcome.attempts;

@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[schema(example = json!({"input": {"orderId": "1001"}}))]
 pub struct CreateRunRequest {
     /// The run's input, an object (default `{}`): templates see it as `input`.
+    #[serde(default, deserialize_with = "crate::extract::optional_object")]
     #[schema(value_type = Option<Object>)]
     pub input: Option<serde_json::Map<String, Value>>,
     /// Run this version instead of the current one.

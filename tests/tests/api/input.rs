@@ -83,3 +83,63 @@ db_test!(
         assert_eq!(keys.json["items"].as_array().unwrap().len(), 1, "only the bootstrap key");
     }
 );
+
+db_test!(
+    async fn bodies_that_must_be_objects_refuse_anything_else(app) {
+        let key = app.tenant_key.clone();
+        let graph = serde_json::json!({
+            "nodes": [{"id": "start", "type": "trigger", "config": {}}, {"id": "end", "type": "end", "config": {}}],
+            "edges": [{"id": "1", "source": "start", "target": "end"}]
+        });
+        let flow = app.post("/v1/flows", &key, serde_json::json!({"name": "objects", "graph": graph})).await;
+        assert_eq!(flow.status, 201, "{}", flow.text);
+        let runs = format!("/v1/flows/{}/runs", flow.json["id"].as_str().unwrap());
+
+        // serde reads a struct from an array too: `[null, null]` was a run with no input (202).
+        let cases = [
+            ("POST", runs.clone(), serde_json::json!([null, null]), ""),
+            ("POST", runs.clone(), serde_json::json!("input"), ""),
+            ("POST", runs.clone(), serde_json::json!({"input": [1, 2]}), "/input"),
+            ("POST", runs.clone(), serde_json::json!({"input": "x"}), "/input"),
+            ("PUT", "/v1/plugins/bacon-plugin-http/settings".into(), serde_json::json!([]), ""),
+            (
+                "POST",
+                "/v1/plugins/bacon-plugin-http/actions/request/invoke".into(),
+                serde_json::json!({"input": [null]}),
+                "/input",
+            ),
+            (
+                "POST",
+                "/v1/channels/bacon-plugin-twilio-whatsapp/messages".into(),
+                serde_json::json!({"to": "whatsapp:+15550000000", "text": "hi", "templateVariables": [1]}),
+                "/templateVariables",
+            ),
+            ("POST", "/v1/bots".into(), serde_json::json!([{"name": "b"}]), ""),
+        ];
+        for (method, path, body, pointer) in cases {
+            let reply = app.call(method, &path, Some(&key), Some(body.clone())).await;
+            reply.assert_problem(422, "validation_failed");
+            assert_eq!(reply.json["errors"][0]["pointer"], pointer, "{method} {path} {body}: {}", reply.text);
+            assert_eq!(reply.json["errors"][0]["message"], "must be a JSON object", "{}", reply.text);
+        }
+        // Malformed JSON stays a syntax error.
+        let truncated = read(
+            app.client
+                .post(app.url(&runs))
+                .bearer_auth(&key)
+                .header("content-type", "application/json")
+                .body("[null, ")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        truncated.assert_problem(400, "invalid_json");
+
+        let listed = app.get("/v1/runs", &key).await;
+        assert_eq!(listed.json["items"].as_array().unwrap().len(), 0, "no run was started: {}", listed.text);
+        assert_eq!(bot_count(&app).await, 0);
+        let settings = app.get("/v1/plugins/bacon-plugin-http/settings", &key).await;
+        assert_eq!(settings.json["stored"], false, "{}", settings.text);
+    }
+);
