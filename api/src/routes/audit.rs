@@ -1,6 +1,7 @@
 //! The audit log: one row per plugin action attempt, secrets scrubbed.
 
 use axum::extract::State;
+use bacon_engine::ids::AuditId;
 use bacon_engine::store;
 use bacon_engine::store::audit::{AuditEntry, AuditFilter};
 use chrono::{DateTime, Utc};
@@ -96,7 +97,8 @@ pub async fn list_audit_entries(
     TenantAuth(key): TenantAuth,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<ApiJson<AuditEntryList>, ApiError> {
-    let limit = super::pagination::ListParams { limit: params.limit, cursor: None }.limit()?;
+    let limit = super::pagination::page_size(params.limit)?;
+    let cursor = super::pagination::cursor::<AuditId>(params.cursor.as_deref())?;
     let filter = AuditFilter {
         run_id: params.run_id,
         plugin_id: params.plugin_id,
@@ -105,7 +107,7 @@ pub async fn list_audit_entries(
         since: params.since,
         until: params.until,
     };
-    let page = store::audit::list(&state.db, key.tenant_id, &filter, params.cursor.as_deref(), limit).await?;
+    let page = store::audit::list(&state.db, key.tenant_id, &filter, cursor, limit).await?;
     Ok(ApiJson(AuditEntryList {
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,

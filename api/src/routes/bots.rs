@@ -88,7 +88,7 @@ pub async fn list_bots(
     TenantAuth(key): TenantAuth,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<BotList>, ApiError> {
-    let page = store::bots::list(&state.db, key.tenant_id, params.cursor.as_deref(), params.limit()?).await?;
+    let page = store::bots::list(&state.db, key.tenant_id, params.cursor::<BotId>()?, params.limit()?).await?;
     Ok(ApiJson(BotList { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
 

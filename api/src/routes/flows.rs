@@ -208,7 +208,7 @@ pub async fn list_flows(
     TenantAuth(key): TenantAuth,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<FlowList>, ApiError> {
-    let page = store::flows::list(&state.db, key.tenant_id, params.cursor.as_deref(), params.limit()?).await?;
+    let page = store::flows::list(&state.db, key.tenant_id, params.cursor::<FlowId>()?, params.limit()?).await?;
     Ok(ApiJson(FlowList { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
 

@@ -74,6 +74,9 @@ pub enum StepStatus {
     Cancelled,
 }
 
+/// The values of the runs list's `status` filter.
+const RUN_STATUSES: [&str; 4] = ["running", "succeeded", "failed", "cancelled"];
+
 fn run_status(s: &str) -> RunStatus {
     match s {
         "succeeded" => RunStatus::Succeeded,
@@ -259,14 +262,23 @@ pub async fn list_runs(
     TenantAuth(key): TenantAuth,
     ApiQuery(params): ApiQuery<RunListParams>,
 ) -> Result<ApiJson<RunList>, ApiError> {
-    let limit = super::pagination::ListParams { limit: params.limit, cursor: None }.limit()?;
+    let limit = super::pagination::page_size(params.limit)?;
+    let cursor = super::pagination::cursor::<RunId>(params.cursor.as_deref())?;
+    if let Some(status) = params.status.as_deref().filter(|s| !RUN_STATUSES.contains(s)) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: format!(
+                "`status` must be one of {}, not `{}`",
+                RUN_STATUSES.join(", "),
+                status.chars().take(40).collect::<String>()
+            ),
+        });
+    }
     let flow = match &params.flow_id {
         Some(text) => Some(parse_id::<FlowId>(text)?),
         None => None,
     };
-    let page =
-        store::runs::list(&state.db, key.tenant_id, flow, params.status.as_deref(), params.cursor.as_deref(), limit)
-            .await?;
+    let page = store::runs::list(&state.db, key.tenant_id, flow, params.status.as_deref(), cursor, limit).await?;
     Ok(ApiJson(RunList {
         items: page.items.into_iter().map(|r| run_response(r, Vec::new())).collect(),
         next_cursor: page.next_cursor,

@@ -185,7 +185,7 @@ pub async fn list_tenants(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<TenantList>, ApiError> {
     principal.require_server_admin()?;
-    let page = store::tenants::list(&state.db, params.cursor.as_deref(), params.limit()?).await?;
+    let page = store::tenants::list(&state.db, params.cursor::<TenantId>()?, params.limit()?).await?;
     Ok(ApiJson(TenantList { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
 
@@ -240,7 +240,7 @@ pub async fn list_api_keys(
     let tenant_id: TenantId = parse_id(&tenant_id)?;
     principal.require_on_tenant(tenant_id, Role::Admin)?;
     store::tenants::get(&state.db, tenant_id).await?;
-    let page = store::api_keys::list(&state.db, tenant_id, params.cursor.as_deref(), params.limit()?).await?;
+    let page = store::api_keys::list(&state.db, tenant_id, params.cursor::<ApiKeyId>()?, params.limit()?).await?;
     Ok(ApiJson(ApiKeyList { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
 

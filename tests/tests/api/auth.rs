@@ -127,3 +127,38 @@ db_test!(
         app.get("/v1/bots?limit=abc", &app.tenant_key).await.assert_problem(400, "invalid_query");
     }
 );
+
+db_test!(
+    async fn a_bad_cursor_or_status_filter_is_a_400_not_an_empty_page(app) {
+        let bot = app.post("/v1/bots", &app.tenant_key, json!({"name": "b"})).await;
+        let bot_id = bot.json["id"].as_str().unwrap().to_string();
+        let tenant = app.tenant_id.clone();
+        let lists = [
+            ("/v1/bots", &app.tenant_key),
+            ("/v1/flows", &app.tenant_key),
+            ("/v1/runs", &app.tenant_key),
+            ("/v1/audit", &app.tenant_key),
+            ("/v1/tenants", &app.admin_key),
+            (&format!("/v1/tenants/{tenant}/api-keys") as &str, &app.tenant_key),
+        ];
+        for (list, key) in lists {
+            assert_eq!(app.get(list, key).await.status, 200, "{list}");
+            // Garbage, and a real id of another kind (a bot's id is no cursor of the flow list).
+            let other_kind = if list == "/v1/bots" { tenant.as_str() } else { bot_id.as_str() };
+            for cursor in ["zzz", other_kind] {
+                let reply = app.get(&format!("{list}?cursor={cursor}"), key).await;
+                reply.assert_problem(400, "invalid_query");
+                assert!(reply.json["detail"].as_str().unwrap().contains("`cursor`"), "{list}: {}", reply.text);
+            }
+        }
+        let own = app.get(&format!("/v1/bots?cursor={bot_id}"), &app.tenant_key).await;
+        assert_eq!((own.status, own.json["items"].as_array().unwrap().len()), (200, 0), "{}", own.text);
+
+        let unknown = app.get("/v1/runs?status=done", &app.tenant_key).await;
+        unknown.assert_problem(400, "invalid_query");
+        assert!(unknown.json["detail"].as_str().unwrap().contains("`status`"), "{}", unknown.text);
+        for status in ["running", "succeeded", "failed", "cancelled"] {
+            assert_eq!(app.get(&format!("/v1/runs?status={status}"), &app.tenant_key).await.status, 200, "{status}");
+        }
+    }
+);
