@@ -417,7 +417,7 @@ impl PluginRegistry {
             InvokeError::Panicked(m) => InvokeError::Panicked(settings.redactor.text(&m)),
             other => other,
         });
-        self.audit(request, attempt, started, result.as_ref().map(|_| ()), deferred).await;
+        self.audit(request, attempt, started, result.as_ref(), deferred).await;
         result
     }
 
@@ -427,11 +427,16 @@ impl PluginRegistry {
         request: &InvokeRequest,
         attempt: u32,
         started: Instant,
-        result: Result<(), &InvokeError>,
+        result: Result<&Value, &InvokeError>,
         deferred: &Deferred,
     ) {
         let (outcome, error, details) = match result {
-            Ok(()) => ("success".to_string(), None, None),
+            // A connection test reports a refused connection in its output, not as an error.
+            Ok(output) if request.kind == "test_connection" && output.get("ok") == Some(&Value::Bool(false)) => {
+                let message = output.get("message").and_then(Value::as_str).map(str::to_string);
+                (audit::CONNECTION_FAILED.to_string(), message, None)
+            }
+            Ok(_) => ("success".to_string(), None, None),
             Err(e) => {
                 let details = e.retry_after().map(|d| json!({"retryAfterMs": d.as_millis() as u64}));
                 (e.outcome().to_string(), Some(e.to_string()), details)

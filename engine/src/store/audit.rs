@@ -13,6 +13,10 @@ use crate::ids::{AuditId, TenantId};
 /// reconciler takes its lease over).
 pub const LOST: &str = "lost";
 
+/// The outcome of a `test_connection` the plugin ran and that answered `ok: false` (a wrong
+/// credential, an unreachable vendor): the call worked, the connection did not.
+pub const CONNECTION_FAILED: &str = "connection_failed";
+
 /// A row to append.
 #[derive(Debug, Clone)]
 pub struct NewAuditEntry {

@@ -295,3 +295,38 @@ db_test!(
         assert!(refused.json["error"]["message"].as_str().unwrap().contains("not in this plugin's allowed hosts"), "{}", refused.text);
     }
 );
+
+db_test!(
+    async fn a_test_connection_answering_ok_false_is_audited_as_connection_failed(app) {
+        let vendor = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/health"))
+            .and(header("authorization", "Bearer wrong-token-0000"))
+            .respond_with(ResponseTemplate::new(401).set_body_string("bad token"))
+            .mount(&vendor)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/health"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("fine"))
+            .mount(&vendor)
+            .await;
+        let settings = |token: &str| {
+            json!({"allowedHosts": [vendor.uri()], "baseUrl": vendor.uri(), "healthPath": "/health", "bearerToken": token})
+        };
+        let put = app.put(&format!("{HTTP}/settings"), &app.tenant_key, settings("wrong-token-0000")).await;
+        assert_eq!(put.status, 200, "{}", put.text);
+        let refused = app.post(&format!("{HTTP}/test-connection"), &app.tenant_key, json!({})).await;
+        assert_eq!((refused.status, &refused.json["ok"]), (200, &json!(false)), "{}", refused.text);
+        let put = app.put(&format!("{HTTP}/settings"), &app.tenant_key, settings("right-token-0000")).await;
+        assert_eq!(put.status, 200, "{}", put.text);
+        let fine = app.post(&format!("{HTTP}/test-connection"), &app.tenant_key, json!({})).await;
+        assert_eq!(fine.json["ok"], true, "{}", fine.text);
+
+        let rows = audit(&app, "pluginId=bacon-plugin-http&action=test_connection").await;
+        let outcomes: Vec<&str> = rows.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+        assert_eq!(outcomes, ["connection_failed", "success"], "{rows:#?}");
+        assert_eq!(rows[0]["kind"], "test_connection");
+        assert_eq!(rows[0]["error"], refused.json["message"], "the row says why: {rows:#?}");
+        assert!(rows[1]["error"].is_null());
+    }
+);

@@ -82,7 +82,7 @@ impl PluginRegistry {
             Ok(Ok(Err(e))) => Err(InvokeError::Action(e.map_message(|m| resolved.redactor.text(m)))),
             Ok(Ok(Ok(sent))) => Ok(sent),
         };
-        self.audit(&request, attempt, started, result.as_ref().map(|_| ()), &deferred).await;
+        self.audit(&request, attempt, started, result.as_ref().map(|_| &Value::Null), &deferred).await;
         result
     }
 
