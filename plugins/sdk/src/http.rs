@@ -3,6 +3,10 @@
 //!
 //! A host not on the list is refused before any byte is sent, so a tenant-supplied URL cannot
 //! turn a plugin into an SSRF probe. Redirects are not followed (a redirect could leave the list).
+//!
+//! Host names are resolved by [`Resolver`], so a name that does not resolve is told apart from
+//! a host that does not answer: it is `Retryable` after [`UNRESOLVED_RETRY_AFTER`] (a DNS record
+//! does not appear in a second; a synchronous call gives up at once instead of spinning).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +15,42 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 
 use crate::error::ActionError;
+
+/// How long to wait before trying a host name that did not resolve again.
+pub const UNRESOLVED_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A host name did not resolve.
+#[derive(Debug, thiserror::Error)]
+#[error("could not resolve host `{host}`: {reason}")]
+pub struct UnresolvedHost {
+    host: String,
+    reason: String,
+}
+
+/// Resolves host names with the system resolver (`getaddrinfo`, as reqwest's default does), with
+/// a typed error, and never asks the network about a name under `.invalid` (RFC 6761 6.4).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Resolver;
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        Box::pin(async move {
+            let unresolved = |reason: String| -> Box<dyn std::error::Error + Send + Sync> {
+                Box::new(UnresolvedHost { host: host.clone(), reason })
+            };
+            if host == "invalid" || host.ends_with(".invalid") {
+                return Err(unresolved("names under `.invalid` never resolve".into()));
+            }
+            let addresses = tokio::net::lookup_host((host.as_str(), 0)).await.map_err(|e| unresolved(e.to_string()))?;
+            let addresses: Vec<std::net::SocketAddr> = addresses.collect();
+            if addresses.is_empty() {
+                return Err(unresolved("no addresses".into()));
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
 
 /// One allowed host: `api.hubapi.com`, `*.myshopify.com` (any subdomain), `127.0.0.1:8080`
 /// (that port only), or `*` (any host; for operators only).
@@ -82,6 +122,7 @@ impl HttpClient {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(USER_AGENT)
+            .dns_resolver(Arc::new(Resolver))
             .build()
             .expect("the HTTP client builds (is a rustls crypto provider installed?)");
         Self { inner, allowed: Arc::new(allowed.iter().map(|h| HostPattern::parse(h)).collect()), narrowed: None }
@@ -160,6 +201,9 @@ impl HttpClient {
 }
 
 fn transport_error(err: reqwest::Error) -> ActionError {
+    if let Some(unresolved) = find_source::<UnresolvedHost>(&err) {
+        return ActionError::Retryable { message: unresolved.to_string(), retry_after: Some(UNRESOLVED_RETRY_AFTER) };
+    }
     let what = if err.is_timeout() {
         "the request timed out"
     } else if err.is_connect() {
@@ -169,6 +213,17 @@ fn transport_error(err: reqwest::Error) -> ActionError {
     };
     let url = err.url().map(|u| format!(" ({})", u.host_str().unwrap_or_default())).unwrap_or_default();
     ActionError::retryable(format!("{what}{url}: {}", root_cause(&err)))
+}
+
+fn find_source<'a, T: std::error::Error + 'static>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
 }
 
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
@@ -227,6 +282,25 @@ mod tests {
         assert!(!HostPattern::parse("127.0.0.1:8080").matches(&url("http://127.0.0.1:9090/")));
         assert!(HostPattern::parse("http://127.0.0.1").matches(&url("http://127.0.0.1:9090/")));
         assert!(HostPattern::parse("*").matches(&url("http://anything.example/")));
+    }
+
+    #[tokio::test]
+    async fn a_host_that_does_not_resolve_is_retried_after_a_minute_not_at_once() {
+        let client = HttpClient::new(&["*".into()], Duration::from_secs(5));
+        let request = client.request(Method::GET, "http://nowhere.invalid/").unwrap();
+        let started = std::time::Instant::now();
+        let err = client.send(request).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1), "no lookup left the process");
+        assert_eq!(err.kind(), "retryable");
+        assert_eq!(err.retry_after(), Some(UNRESOLVED_RETRY_AFTER));
+        assert!(err.message().contains("could not resolve host `nowhere.invalid`"), "{}", err.message());
+        let resolved = client.send(client.request(Method::GET, "http://localhost:9/").unwrap()).await.unwrap_err();
+        assert_eq!(
+            resolved.retry_after(),
+            None,
+            "a refused connection is not a lookup failure: {}",
+            resolved.message()
+        );
     }
 
     #[test]

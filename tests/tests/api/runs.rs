@@ -362,3 +362,41 @@ db_test!(
         assert!(steps.iter().all(|s| s["status"] == "succeeded"), "{done}");
     }
 );
+
+db_test!(
+    async fn a_host_that_does_not_resolve_is_tried_once_and_again_after_a_minute(app) {
+        let put = app
+            .put("/v1/plugins/bacon-plugin-http/settings", &app.tenant_key, json!({"allowedHosts": ["nowhere.invalid"]}))
+            .await;
+        assert_eq!(put.status, 200, "{}", put.text);
+        let url = "http://nowhere.invalid/orders".to_string();
+
+        // A synchronous call gives up after one attempt instead of retrying the lookup for seconds.
+        let started = std::time::Instant::now();
+        let invoked = app
+            .post(
+                "/v1/plugins/bacon-plugin-http/actions/request/invoke",
+                &app.tenant_key,
+                json!({"input": {"method": "GET", "url": url}}),
+            )
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(2), "the call was held {:?}", started.elapsed());
+        assert_eq!((invoked.json["status"].as_str(), invoked.json["attempts"].as_u64()), (Some("failed"), Some(1)));
+        assert_eq!(invoked.json["error"]["kind"], "retryable", "{}", invoked.text);
+        assert!(invoked.json["error"]["message"].as_str().unwrap().contains("could not resolve host"), "{}", invoked.text);
+
+        // A durable step waits a minute for its next attempt.
+        let flow = create_flow(&app, chain(vec![json!({"id": "t", "type": "trigger", "config": {}}), call("a", url, json!({}))])).await;
+        let run = start(&app, &flow, json!({"orderId": "1"})).await;
+        let step = wait::until("the step to be retrying", Duration::from_secs(30), || async {
+            let reply = app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await;
+            let step = reply.json["steps"].as_array()?.iter().find(|s| s["nodeId"] == "a")?.clone();
+            (step["status"] == "retrying").then_some(step)
+        })
+        .await;
+        let next = step["nextAttemptAt"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let wait = next - chrono::Utc::now();
+        assert!(wait > chrono::Duration::seconds(50), "the next attempt is due in {wait:?}: {step}");
+        assert_eq!(audit_of(&app, &run).await.len(), 1, "one attempt so far");
+    }
+);
