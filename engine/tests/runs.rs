@@ -134,3 +134,71 @@ async fn a_rate_limited_step_is_rescheduled_after_retry_after_then_succeeds() {
     let steps = store::runs::steps_of(&db, &run.id).await.unwrap();
     assert_eq!(steps[0].output, Some(json!({"echo": {"n": 5}})));
 }
+
+/// Fails each call with `errors` in turn, then succeeds.
+struct FailingRuntime {
+    errors: Mutex<Vec<InvokeError>>,
+}
+
+impl ActionRuntime for FailingRuntime {
+    fn invoke_action(&self, _: InvokeRequest) -> BoxFuture<'_, InvokeOutcome> {
+        Box::pin(async move {
+            let result = match self.errors.lock().unwrap().pop() {
+                Some(e) => Err(e),
+                None => Ok(json!({})),
+            };
+            InvokeOutcome { result, attempts: 1, deferred_audit: Vec::new() }
+        })
+    }
+
+    fn retry_policy(&self, _: &str, _: &str) -> Option<RetryPolicy> {
+        Some(RetryPolicy::Fixed { interval_ms: 10, max_attempts: 3 })
+    }
+}
+
+/// Runs a one-action flow's first attempt with `error` and returns the step's status.
+async fn status_after(error: InvokeError) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database::connect(&DatabaseOptions {
+        url: format!("sqlite://{}", dir.path().join("t.db").display()),
+        max_connections: 4,
+        sqlite_durability: SqliteDurability::Normal,
+        busy_timeout: Duration::from_secs(5),
+        acquire_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    database::migrate(&db).await.unwrap();
+    let tenant = store::tenants::create(&db, "t").await.unwrap();
+    let graph = json!({
+        "nodes": [
+            {"id": "t", "type": "trigger", "config": {}},
+            {"id": "a", "type": "plugin_action", "config": {"pluginId": "bacon-plugin-x", "actionName": "go", "payload": {}}}
+        ],
+        "edges": [{"id": "1", "source": "t", "target": "a"}]
+    });
+    let fields = store::flows::FlowFields { name: "f".into(), description: None, bot_id: None, graph };
+    let flow = store::flows::create(&db, tenant.id, fields).await.unwrap();
+    let runtime = Arc::new(FailingRuntime { errors: Mutex::new(vec![error]) });
+    let queue = Arc::new(RecordingQueue::default());
+    let engine = RunEngine::new(db.clone(), runtime, queue.clone());
+    let (run, _) = engine.start(tenant.id, flow.id, None, json!({}), None, None).await.unwrap();
+    let job = queue.jobs.lock().unwrap().pop().unwrap();
+    let (run_id, step_id) = step_of(&job);
+    engine.execute_step(&run_id, &step_id).await.unwrap();
+    store::runs::steps_of(&db, &run.id).await.unwrap()[0].status.clone()
+}
+
+/// The database was down or busy while the registry read the step's settings: the next attempt
+/// may well succeed, so the step is retried rather than failed for good.
+#[tokio::test]
+async fn a_step_whose_settings_could_not_be_read_from_an_unavailable_database_is_retried() {
+    use bacon_engine::StoreError;
+    use sea_orm::{ConnAcquireErr, DbErr};
+
+    let down = InvokeError::Store(StoreError::Database(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)));
+    assert_eq!(status_after(down).await, "retrying");
+    let refused = InvokeError::Store(StoreError::Database(DbErr::Custom("no such column: settings".into())));
+    assert_eq!(status_after(refused).await, "failed", "a statement the database refuses fails the same way again");
+    assert_eq!(status_after(InvokeError::Secret("apiToken".into())).await, "failed");
+}

@@ -164,11 +164,14 @@ impl InvokeError {
         }
     }
 
-    /// Whether trying again may help: retryable action errors, timeouts, panics are not retried.
+    /// Whether trying again may help: retryable action errors, timeouts, and a database that was
+    /// down or busy while settings were read. Panics are not retried, nor is a secret that could
+    /// not be resolved (a missing variable or a key that does not decrypt stays so until fixed).
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Action(e) => e.is_retryable(),
             Self::TimedOut(_) => true,
+            Self::Store(s) => s.is_unavailable(),
             _ => false,
         }
     }
