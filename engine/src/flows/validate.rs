@@ -190,6 +190,14 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
                         format!("plugin `{}` has no action `{}`", a.plugin_id, a.action_name),
                     ));
                 }
+                // Above the lease (300 s) another worker would take the step over and run it twice.
+                const MAX_TIMEOUT_MS: u64 = 240_000;
+                if a.timeout_ms.is_some_and(|ms| !(1..=MAX_TIMEOUT_MS).contains(&ms)) {
+                    problems.push(problem(
+                        format!("{at}/timeoutMs"),
+                        format!("must be between 1 and {MAX_TIMEOUT_MS} milliseconds"),
+                    ));
+                }
                 if let Err(e) = template::check(&a.payload) {
                     problems.push(problem(
                         format!("{at}/payload{}", e.pointer),

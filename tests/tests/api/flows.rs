@@ -121,3 +121,28 @@ db_test!(
         assert_eq!(app.get("/v1/flows", &app.tenant_key).await.json["items"].as_array().unwrap().len(), 0);
     }
 );
+
+db_test!(
+    async fn an_action_timeout_must_be_between_1_ms_and_4_minutes(app) {
+        let with_timeout = |ms: u64| {
+            let mut g = graph("https://api.example.com/a");
+            g["nodes"][1]["config"]["timeoutMs"] = json!(ms);
+            json!({"name": format!("timeout {ms}"), "graph": g})
+        };
+        // 0 failed every attempt; above the 300 s lease a second worker ran the same step.
+        for ms in [0, 240_001, 3_600_000] {
+            let reply = app.post("/v1/flows", &app.tenant_key, with_timeout(ms)).await;
+            reply.assert_problem(422, "validation_failed");
+            assert_eq!(reply.json["errors"][0]["pointer"], "/graph/nodes/1/config/timeoutMs", "{ms}: {}", reply.text);
+        }
+        for ms in [1, 240_000] {
+            let reply = app.post("/v1/flows", &app.tenant_key, with_timeout(ms)).await;
+            assert_eq!(reply.status, 201, "{ms}: {}", reply.text);
+        }
+        let listed = app.get("/v1/flows", &app.tenant_key).await;
+        assert_eq!(listed.json["items"].as_array().unwrap().len(), 2, "{}", listed.text);
+        let doc = app.call("GET", "/openapi.json", None, None).await.json;
+        let schema = &doc["components"]["schemas"]["PluginActionNodeConfig"]["properties"]["timeoutMs"];
+        assert_eq!((&schema["minimum"], &schema["maximum"]), (&json!(1), &json!(240_000)), "{schema}");
+    }
+);

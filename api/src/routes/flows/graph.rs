@@ -140,8 +140,8 @@ pub struct PluginActionNodeConfig {
     pub payload: Value,
     /// Overrides the action's retry policy.
     pub retry: Option<RetryPolicy>,
-    /// Overrides the action's timeout, in milliseconds.
-    #[schema(minimum = 0)]
+    /// Overrides the action's timeout, in milliseconds (at most 4 minutes: below the step lease).
+    #[schema(minimum = 1, maximum = 240000)]
     pub timeout_ms: Option<u64>,
 }
 
