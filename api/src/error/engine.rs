@@ -89,9 +89,10 @@ impl From<InvokeError> for ApiError {
             InvokeError::InvalidInput(problems) => {
                 Self::from_problems("the input does not match the action's input schema", "/input", problems)
             }
-            InvokeError::NotConfigured(_) | InvokeError::Secret(_) => {
-                Self::Conflict { code: "plugin_not_configured", detail: err.to_string() }
-            }
+            InvokeError::NotConfigured(_) | InvokeError::Secret(_) => Self::Conflict {
+                code: "plugin_not_configured",
+                detail: format!("{err}; save the plugin's settings first (PUT /v1/plugins/{{pluginId}}/settings)"),
+            },
             InvokeError::Store(s) => s.into(),
             other => Self::internal(other),
         }

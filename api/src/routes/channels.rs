@@ -5,6 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bacon_engine::channels::{DEFAULT_MAX_ATTEMPTS, NewChannelMessage};
 use bacon_engine::ids::BotId;
+use bacon_engine::plugins::registry::InvokeError;
+use bacon_engine::plugins::settings;
 use bacon_engine::store;
 use bacon_engine::store::channels::{self, ChannelMessage};
 use bacon_engine::tenancy::Role;
@@ -84,7 +86,9 @@ impl From<ChannelMessage> for ChannelMessageResponse {
 #[utoipa::path(post, path = "/v1/channels/{pluginId}/messages", tag = "channels", operation_id = "send_channel_message",
     params(("pluginId" = String, Path, description = "A plugin with a channel adapter (`bacon-plugin-twilio-whatsapp`)")),
     request_body = SendChannelMessageRequest,
-    responses((status = 202, description = "Queued", body = ChannelMessageResponse)))]
+    responses((status = 202, description = "Queued", body = ChannelMessageResponse),
+        (status = 409, description = "The plugin has no usable settings for this tenant (or bot); nothing was queued",
+            body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn send_channel_message(
     State(state): State<AppState>,
     TenantAuth(key): TenantAuth,
@@ -92,9 +96,9 @@ pub async fn send_channel_message(
     ApiJson(body): ApiJson<SendChannelMessageRequest>,
 ) -> Result<(StatusCode, ApiJson<ChannelMessageResponse>), ApiError> {
     key.require(Role::Editor)?;
-    if state.plugins.get(&plugin_id).is_none_or(|p| p.definition.channel.is_none()) {
+    let Some(plugin) = state.plugins.get(&plugin_id).filter(|p| p.definition.channel.is_some()).cloned() else {
         return Err(ApiError::NotFound { kind: "channel plugin", id: plugin_id.chars().take(100).collect() });
-    }
+    };
     let mut bot_id = match &body.bot_id {
         Some(b) => {
             let bot = parse_id::<BotId>(b).map_err(|_| ApiError::validation("/botId", "not a bot id"))?;
@@ -127,6 +131,11 @@ pub async fn send_channel_message(
     if !(1..=10).contains(&max_attempts) {
         return Err(ApiError::validation("/maxAttempts", "must be between 1 and 10"));
     }
+    // Without usable settings every send attempt would fail: refuse now, and queue nothing.
+    let bot = bot_id.as_deref().and_then(|b| b.parse::<BotId>().ok());
+    settings::resolve(&state.db, state.plugins.secrets(), &plugin, key.tenant_id, bot)
+        .await
+        .map_err(InvokeError::from)?;
     let message = OutboundMessage {
         to,
         text: body.text,
