@@ -10,6 +10,7 @@ use bacon_engine::database::{self, DatabaseOptions, SqliteDurability};
 use bacon_engine::plugins::registry::{InvokeError, InvokeOutcome, InvokeRequest};
 use bacon_engine::runs::engine::RunEngine;
 use bacon_engine::runs::queue::ActionRuntime;
+use bacon_engine::runs::status::{RunStatus, StepStatus};
 use bacon_engine::store;
 use bacon_engine::work::{Job, JobQueue, QueueError, WorkItem};
 use bacon_plugin_sdk::{ActionError, BoxFuture, RetryPolicy};
@@ -120,13 +121,13 @@ async fn a_rate_limited_step_is_rescheduled_after_retry_after_then_succeeds() {
         let (run_id, step_id) = step_of(&retry);
         engine.execute_step(&run_id, &step_id).await.unwrap();
         let run = store::runs::get(&db, tenant.id, run.id.parse().unwrap()).await.unwrap();
-        if run.status != "running" {
+        if run.status != RunStatus::Running {
             break run;
         }
         assert!(std::time::Instant::now() < deadline, "the retry never became due");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.status, RunStatus::Succeeded);
     let calls = runtime.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[1].input, json!({"n": 5}), "payload rendered from the run input");
@@ -157,7 +158,7 @@ impl ActionRuntime for FailingRuntime {
 }
 
 /// Runs a one-action flow's first attempt with `error` and returns the step's status.
-async fn status_after(error: InvokeError) -> String {
+async fn status_after(error: InvokeError) -> StepStatus {
     let dir = tempfile::tempdir().unwrap();
     let db = database::connect(&DatabaseOptions {
         url: format!("sqlite://{}", dir.path().join("t.db").display()),
@@ -186,7 +187,7 @@ async fn status_after(error: InvokeError) -> String {
     let job = queue.jobs.lock().unwrap().pop().unwrap();
     let (run_id, step_id) = step_of(&job);
     engine.execute_step(&run_id, &step_id).await.unwrap();
-    store::runs::steps_of(&db, &run.id).await.unwrap()[0].status.clone()
+    store::runs::steps_of(&db, &run.id).await.unwrap()[0].status
 }
 
 /// The database was down or busy while the registry read the step's settings: the next attempt
@@ -197,8 +198,12 @@ async fn a_step_whose_settings_could_not_be_read_from_an_unavailable_database_is
     use sea_orm::{ConnAcquireErr, DbErr};
 
     let down = InvokeError::Store(StoreError::Database(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)));
-    assert_eq!(status_after(down).await, "retrying");
+    assert_eq!(status_after(down).await, StepStatus::Retrying);
     let refused = InvokeError::Store(StoreError::Database(DbErr::Custom("no such column: settings".into())));
-    assert_eq!(status_after(refused).await, "failed", "a statement the database refuses fails the same way again");
-    assert_eq!(status_after(InvokeError::Secret("apiToken".into())).await, "failed");
+    assert_eq!(
+        status_after(refused).await,
+        StepStatus::Failed,
+        "a statement the database refuses fails the same way again"
+    );
+    assert_eq!(status_after(InvokeError::Secret("apiToken".into())).await, StepStatus::Failed);
 }

@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use bacon_engine::ids::{FlowId, RunId};
+use bacon_engine::runs::status::{RunStatus, StepStatus};
 use bacon_engine::store;
 use bacon_engine::store::runs::{Run, Step};
 use bacon_engine::tenancy::Role;
@@ -52,51 +53,6 @@ pub struct RerunRequest {
     pub version: Option<i32>,
 }
 
-/// Run states.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-/// Step states.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum StepStatus {
-    Pending,
-    Running,
-    Retrying,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-/// The values of the runs list's `status` filter.
-const RUN_STATUSES: [&str; 4] = ["running", "succeeded", "failed", "cancelled"];
-
-fn run_status(s: &str) -> RunStatus {
-    match s {
-        "succeeded" => RunStatus::Succeeded,
-        "failed" => RunStatus::Failed,
-        "cancelled" => RunStatus::Cancelled,
-        _ => RunStatus::Running,
-    }
-}
-
-fn step_status(s: &str) -> StepStatus {
-    match s {
-        "running" => StepStatus::Running,
-        "retrying" => StepStatus::Retrying,
-        "succeeded" => StepStatus::Succeeded,
-        "failed" => StepStatus::Failed,
-        "cancelled" => StepStatus::Cancelled,
-        _ => StepStatus::Pending,
-    }
-}
-
 /// One node execution of a run.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -131,7 +87,7 @@ impl From<Step> for StepResponse {
             id: s.id,
             node_id: s.node_id,
             node_type: s.node_type,
-            status: step_status(&s.status),
+            status: s.status,
             attempts: s.attempt,
             max_attempts: s.max_attempts,
             input: s.input,
@@ -176,7 +132,7 @@ fn run_response(run: Run, steps: Vec<Step>) -> RunResponse {
         id: run.id,
         flow_id: run.flow_id,
         flow_version: run.flow_version,
-        status: run_status(&run.status),
+        status: run.status,
         idempotency_key: run.idempotency_key,
         input: run.input,
         trigger: run.trigger,
@@ -264,21 +220,22 @@ pub async fn list_runs(
 ) -> Result<ApiJson<RunList>, ApiError> {
     let limit = super::pagination::page_size(params.limit)?;
     let cursor = super::pagination::cursor::<RunId>(params.cursor.as_deref())?;
-    if let Some(status) = params.status.as_deref().filter(|s| !RUN_STATUSES.contains(s)) {
-        return Err(ApiError::BadRequest {
+    let status = match params.status.as_deref() {
+        Some(text) => Some(text.parse::<RunStatus>().map_err(|_| ApiError::BadRequest {
             code: "invalid_query",
             detail: format!(
                 "`status` must be one of {}, not `{}`",
-                RUN_STATUSES.join(", "),
-                status.chars().take(40).collect::<String>()
+                RunStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                text.chars().take(40).collect::<String>()
             ),
-        });
-    }
+        })?),
+        None => None,
+    };
     let flow = match &params.flow_id {
         Some(text) => Some(parse_id::<FlowId>(text)?),
         None => None,
     };
-    let page = store::runs::list(&state.db, key.tenant_id, flow, params.status.as_deref(), cursor, limit).await?;
+    let page = store::runs::list(&state.db, key.tenant_id, flow, status, cursor, limit).await?;
     Ok(ApiJson(RunList {
         items: page.items.into_iter().map(|r| run_response(r, Vec::new())).collect(),
         next_cursor: page.next_cursor,

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::graphs::GraphCache;
 use super::plan::{self, Outcome, Plan, StepState};
 use super::queue::ActionRuntime;
+use super::status::{RunStatus, StepStatus};
 use crate::StoreError;
 use crate::database::begin_write;
 use crate::enrich::{self, EnrichRequest};
@@ -38,7 +39,7 @@ pub enum RunError {
     #[error("could not enqueue step jobs: {0}")]
     Queue(QueueError),
     #[error("the run is {status}; only a {expected} run can be {action}")]
-    WrongState { status: String, expected: &'static str, action: &'static str },
+    WrongState { status: RunStatus, expected: RunStatus, action: &'static str },
 }
 
 impl RunError {
@@ -81,9 +82,9 @@ fn plan_of(graph: &FlowGraph, run: &Run, steps: &[Step]) -> Plan {
 }
 
 fn step_state(step: &Step) -> StepState {
-    match step.status.as_str() {
-        "succeeded" => StepState::Succeeded(step.output.clone().unwrap_or(Value::Null)),
-        "failed" | "cancelled" => {
+    match step.status {
+        StepStatus::Succeeded => StepState::Succeeded(step.output.clone().unwrap_or(Value::Null)),
+        StepStatus::Failed | StepStatus::Cancelled => {
             StepState::Failed(step.error.clone().unwrap_or_else(|| json!({"message": "the step was cancelled"})))
         }
         _ => StepState::InFlight,
@@ -273,7 +274,7 @@ impl RunEngine {
     /// The plan is made inside `txn`, so the steps it reads cannot change under it; it is linear
     /// in the graph, and callers have the graph cached already, so the lock is held briefly.
     async fn advance_in(&self, txn: &DatabaseTransaction, run: Run) -> Result<(Vec<Job>, Run), RunError> {
-        if run.status != "running" {
+        if run.status != RunStatus::Running {
             return Ok((Vec::new(), run));
         }
         let graph = self.graph_of(txn, &run).await?;
@@ -291,7 +292,7 @@ impl RunEngine {
         graph: &FlowGraph,
         plan: Plan,
     ) -> Result<(Vec<Job>, Run), RunError> {
-        if run.status != "running" {
+        if run.status != RunStatus::Running {
             return Ok((Vec::new(), run));
         }
         let mut jobs = Vec::new();
@@ -309,13 +310,13 @@ impl RunEngine {
         match plan.outcome {
             Outcome::Waiting => {}
             Outcome::Succeeded => {
-                if runs::end_run(txn, &mut run, "succeeded", vars, None).await? {
+                if runs::end_run(txn, &mut run, RunStatus::Succeeded, vars, None).await? {
                     tracing::info!(run.id = %run.id, "Run succeeded.");
                     jobs.extend(publish_run_end(txn, &run).await?);
                 }
             }
             Outcome::Failed(error) => {
-                if runs::end_run(txn, &mut run, "failed", vars, Some(error)).await? {
+                if runs::end_run(txn, &mut run, RunStatus::Failed, vars, Some(error)).await? {
                     tracing::info!(run.id = %run.id, "Run failed.");
                     jobs.extend(publish_run_end(txn, &run).await?);
                 }
@@ -329,7 +330,7 @@ impl RunEngine {
     async fn finish_without_action(
         &self,
         step: &Step,
-        status: &str,
+        status: StepStatus,
         output: Option<Value>,
         error: Option<Value>,
     ) -> Result<(), RunError> {
@@ -361,7 +362,7 @@ impl RunEngine {
     /// Store or queue failures (the job may then be retried by the queue).
     pub async fn execute_step(&self, run_id: &str, step_id: &str) -> Result<(), RunError> {
         let run = runs::get_any(&self.db, run_id).await?;
-        if run.status != "running" {
+        if run.status != RunStatus::Running {
             return Ok(());
         }
         let Some(step) =
@@ -370,7 +371,7 @@ impl RunEngine {
             // The queue schedules in whole seconds and may deliver a little early: a step that is
             // still waiting gets a new job for the rest of its wait (never a sleeping worker).
             if let Some(waiting) = runs::get_step(&self.db, step_id).await?
-                && matches!(waiting.status.as_str(), "pending" | "retrying")
+                && matches!(waiting.status, StepStatus::Pending | StepStatus::Retrying)
                 && let Some(due) = waiting.next_attempt_at
                 && due > Utc::now()
             {
@@ -382,14 +383,14 @@ impl RunEngine {
         let graph = self.graph_of(&self.db, &run).await?;
         let Some(node) = graph.node(&step.node_id).cloned() else {
             let error = json!({"message": format!("node `{}` is not in the flow version", step.node_id)});
-            return self.finish_without_action(&step, "failed", None, Some(error)).await;
+            return self.finish_without_action(&step, StepStatus::Failed, None, Some(error)).await;
         };
         if let NodeKind::AiContext(config) = &node.kind {
             return self.execute_ai_context(&run, &step, &graph, config).await;
         }
         let NodeKind::PluginAction(action) = &node.kind else {
             // A delay: its wait is over once it is claimed.
-            return self.finish_without_action(&step, "succeeded", Some(json!({})), None).await;
+            return self.finish_without_action(&step, StepStatus::Succeeded, Some(json!({})), None).await;
         };
         // The run's vars are stored when it ends: replay the plan for the context so far (the
         // vars, and the outputs of every node done, inline or not).
@@ -399,7 +400,7 @@ impl RunEngine {
             Ok(p) => p,
             Err(e) => {
                 let error = json!({"kind": "template", "pointer": e.pointer, "message": e.message});
-                return self.finish_without_action(&step, "failed", None, Some(error)).await;
+                return self.finish_without_action(&step, StepStatus::Failed, None, Some(error)).await;
             }
         };
         let tenant: TenantId = run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
@@ -480,8 +481,16 @@ impl RunEngine {
             for row in &outcome.deferred_audit {
                 audit::append(&txn, row.clone()).await?;
             }
-            if !runs::finish_step(&txn, step, "succeeded", Some(input.clone()), Some(output.clone()), None, None)
-                .await?
+            if !runs::finish_step(
+                &txn,
+                step,
+                StepStatus::Succeeded,
+                Some(input.clone()),
+                Some(output.clone()),
+                None,
+                None,
+            )
+            .await?
             {
                 return Self::no_longer_claimed(txn, run, step).await;
             }
@@ -520,7 +529,9 @@ impl RunEngine {
         }
         let jobs = match result {
             Ok(output) => {
-                if !runs::finish_step(&txn, step, "succeeded", payload, Some(output.clone()), None, None).await? {
+                if !runs::finish_step(&txn, step, StepStatus::Succeeded, payload, Some(output.clone()), None, None)
+                    .await?
+                {
                     return Self::no_longer_claimed(txn, run, step).await;
                 }
                 tracing::info!(run.id = %run.id, step.id = %step.id, attempt, "Step succeeded.");
@@ -532,13 +543,15 @@ impl RunEngine {
                 if err.is_retryable() && attempt < policy.max_attempts() {
                     let delay = policy.delay(attempt, err.retry_after());
                     let due = Utc::now() + chrono::Duration::milliseconds(delay.as_millis() as i64);
-                    if !runs::finish_step(&txn, step, "retrying", payload, None, Some(error), Some(due)).await? {
+                    if !runs::finish_step(&txn, step, StepStatus::Retrying, payload, None, Some(error), Some(due))
+                        .await?
+                    {
                         return Self::no_longer_claimed(txn, run, step).await;
                     }
                     tracing::info!(run.id = %run.id, step.id = %step.id, attempt, delay_ms = delay.as_millis() as u64, "Step will be retried.");
                     vec![Job::after(WorkItem::step(&run.id, &step.id)?, delay)]
                 } else {
-                    if !runs::finish_step(&txn, step, "failed", payload, None, Some(error), None).await? {
+                    if !runs::finish_step(&txn, step, StepStatus::Failed, payload, None, Some(error), None).await? {
                         return Self::no_longer_claimed(txn, run, step).await;
                     }
                     tracing::info!(run.id = %run.id, step.id = %step.id, attempt, "Step failed.");
@@ -565,7 +578,11 @@ impl RunEngine {
     pub async fn cancel(&self, tenant: TenantId, run: RunId) -> Result<Run, RunError> {
         let current = runs::get(&self.db, tenant, run).await?;
         if !runs::cancel(&self.db, &current.id).await? {
-            return Err(RunError::WrongState { status: current.status, expected: "running", action: "cancelled" });
+            return Err(RunError::WrongState {
+                status: current.status,
+                expected: RunStatus::Running,
+                action: "cancelled",
+            });
         }
         Ok(runs::get(&self.db, tenant, run).await?)
     }
@@ -583,14 +600,14 @@ impl RunEngine {
         if !runs::reopen_run(&txn, &current.id).await? {
             txn.rollback().await.map_err(StoreError::from)?;
             let status = runs::get(&self.db, tenant, run).await?.status;
-            return Err(RunError::WrongState { status, expected: "failed", action: "retried" });
+            return Err(RunError::WrongState { status, expected: RunStatus::Failed, action: "retried" });
         }
         let reset = runs::reset_failed_steps(&txn, &current.id).await?;
         let mut jobs = reset
             .iter()
             .map(|step_id| WorkItem::step(&current.id, step_id).map(Job::now))
             .collect::<Result<Vec<_>, _>>()?;
-        locked.status = "running".into();
+        locked.status = RunStatus::Running;
         jobs.extend(self.advance_in(&txn, locked).await?.0);
         self.commit_with(txn, jobs).await?;
         Ok(runs::get(&self.db, tenant, run).await?)
@@ -617,7 +634,7 @@ impl RunEngine {
     pub async fn reconcile(&self) -> Result<usize, RunError> {
         let orphans = runs::orphaned_steps(&self.db, chrono::Duration::seconds(10), 500).await?;
         // A step long past due may only be waiting behind a backlog: its job is still queued.
-        let waiting = orphans.iter().filter(|s| s.status != "running").map(|s| s.id.clone()).collect();
+        let waiting = orphans.iter().filter(|s| s.status != StepStatus::Running).map(|s| s.id.clone()).collect();
         let queued = self.queue.queued(WorkKind::Step, waiting).await.unwrap_or_else(|e| {
             // Re-enqueue them all rather than skip the pass: a duplicate job finds its step claimed.
             tracing::warn!(error = %e, "Could not read the queue; past-due steps are enqueued again.");
@@ -629,7 +646,7 @@ impl RunEngine {
                 continue;
             }
             let job = Job::now(WorkItem::step(&step.run_id, &step.id)?);
-            if step.status == "running" {
+            if step.status == StepStatus::Running {
                 if self.take_over(&step, job).await? {
                     count += 1;
                 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::{Page, into_page};
 use crate::StoreError;
 use crate::ids::{FlowId, RunId, StepId, TenantId};
+use crate::runs::status::{RunStatus, StepStatus, UnknownStatus};
 
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,8 +23,7 @@ pub struct Run {
     pub flow_version: i32,
     /// The bot the run resolves settings for: its flow's bot when it started.
     pub bot_id: Option<String>,
-    /// `running`, `succeeded`, `failed`, `cancelled`.
-    pub status: String,
+    pub status: RunStatus,
     pub idempotency_key: Option<String>,
     pub input: Value,
     pub trigger: Option<Value>,
@@ -49,8 +49,7 @@ pub struct Step {
     pub tenant_id: String,
     pub node_id: String,
     pub node_type: String,
-    /// `pending`, `running`, `retrying`, `succeeded`, `failed`, `cancelled`.
-    pub status: String,
+    pub status: StepStatus,
     pub attempt: i32,
     pub max_attempts: i32,
     pub input: Option<Value>,
@@ -64,14 +63,23 @@ pub struct Step {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// A status as stored; one no version of Bacon writes is reported and read as failed.
+fn stored_status<T: std::str::FromStr<Err = UnknownStatus>>(table: &str, id: &str, status: &str, failed: T) -> T {
+    status.parse().unwrap_or_else(|e: UnknownStatus| {
+        tracing::error!(table, id, error = %e, "A stored status is unknown; it is read as failed.");
+        failed
+    })
+}
+
 fn run_of(m: runs::Model) -> Run {
+    let status = stored_status("runs", &m.id, &m.status, RunStatus::Failed);
     Run {
         id: m.id,
         tenant_id: m.tenant_id,
         flow_id: m.flow_id,
         flow_version: m.flow_version,
         bot_id: m.bot_id,
-        status: m.status,
+        status,
         idempotency_key: m.idempotency_key,
         input: m.input,
         trigger: m.trigger,
@@ -85,13 +93,14 @@ fn run_of(m: runs::Model) -> Run {
 }
 
 fn step_of(m: steps::Model) -> Step {
+    let status = stored_status("steps", &m.id, &m.status, StepStatus::Failed);
     Step {
         id: m.id,
         run_id: m.run_id,
         tenant_id: m.tenant_id,
         node_id: m.node_id,
         node_type: m.node_type,
-        status: m.status,
+        status,
         attempt: m.attempt,
         max_attempts: m.max_attempts,
         input: m.input,
@@ -175,7 +184,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewRun) -> Result<Run, Store
         flow_id: Set(new.flow_id.to_string()),
         flow_version: Set(new.flow_version),
         bot_id: Set(new.bot_id),
-        status: Set("running".into()),
+        status: Set(RunStatus::Running.as_str().into()),
         idempotency_key: Set(new.idempotency_key.clone()),
         input: Set(new.input),
         trigger: Set(new.trigger),
@@ -235,7 +244,7 @@ pub async fn list(
     db: &impl ConnectionTrait,
     tenant: TenantId,
     flow: Option<FlowId>,
-    status: Option<&str>,
+    status: Option<RunStatus>,
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<Page<Run>, StoreError> {
@@ -247,7 +256,7 @@ pub async fn list(
         query = query.filter(runs::Column::FlowId.eq(flow.to_string()));
     }
     if let Some(status) = status {
-        query = query.filter(runs::Column::Status.eq(status));
+        query = query.filter(runs::Column::Status.eq(status.as_str()));
     }
     if let Some(cursor) = cursor {
         query = query.filter(runs::Column::Id.gt(cursor));
@@ -291,7 +300,7 @@ pub async fn insert_step(
         tenant_id: Set(run.tenant_id.clone()),
         node_id: Set(node_id.to_string()),
         node_type: Set(node_type.to_string()),
-        status: Set("pending".into()),
+        status: Set(StepStatus::Pending.as_str().into()),
         attempt: Set(0),
         max_attempts: Set(max_attempts),
         input: Set(None),
@@ -329,13 +338,13 @@ pub async fn claim_step(
 ) -> Result<Option<Step>, StoreError> {
     let now = Utc::now();
     let claimed = steps::Entity::update_many()
-        .col_expr(steps::Column::Status, Expr::value("running"))
+        .col_expr(steps::Column::Status, Expr::value(StepStatus::Running.as_str()))
         .col_expr(steps::Column::Attempt, Expr::col(steps::Column::Attempt).add(1))
         .col_expr(steps::Column::LeaseUntil, Expr::value(Some(now + lease)))
         .col_expr(steps::Column::StartedAt, Expr::value(Some(now)))
         .col_expr(steps::Column::UpdatedAt, Expr::value(now))
         .filter(steps::Column::Id.eq(step_id))
-        .filter(steps::Column::Status.is_in(["pending", "retrying"]))
+        .filter(steps::Column::Status.is_in([StepStatus::Pending.as_str(), StepStatus::Retrying.as_str()]))
         .filter(Condition::any().add(steps::Column::NextAttemptAt.is_null()).add(steps::Column::NextAttemptAt.lte(now)))
         .exec_with_returning(db)
         .await?;
@@ -358,16 +367,16 @@ pub async fn get_step(db: &impl ConnectionTrait, step_id: &str) -> Result<Option
 pub async fn finish_step(
     db: &impl ConnectionTrait,
     step: &Step,
-    status: &str,
+    status: StepStatus,
     input: Option<Value>,
     output: Option<Value>,
     error: Option<Value>,
     next_attempt_at: Option<DateTime<Utc>>,
 ) -> Result<bool, StoreError> {
     let now = Utc::now();
-    let finished = matches!(status, "succeeded" | "failed").then_some(now);
+    let finished = status.is_final().then_some(now);
     let result = steps::Entity::update_many()
-        .col_expr(steps::Column::Status, Expr::value(status))
+        .col_expr(steps::Column::Status, Expr::value(status.as_str()))
         .col_expr(steps::Column::Input, Expr::value(input))
         .col_expr(steps::Column::Output, Expr::value(output))
         .col_expr(steps::Column::Error, Expr::value(error))
@@ -376,7 +385,7 @@ pub async fn finish_step(
         .col_expr(steps::Column::FinishedAt, Expr::value(finished))
         .col_expr(steps::Column::UpdatedAt, Expr::value(now))
         .filter(steps::Column::Id.eq(step.id.as_str()))
-        .filter(steps::Column::Status.eq("running"))
+        .filter(steps::Column::Status.eq(StepStatus::Running.as_str()))
         .filter(steps::Column::Attempt.eq(step.attempt))
         .exec(db)
         .await?;
@@ -391,25 +400,25 @@ pub async fn finish_step(
 pub async fn end_run(
     db: &impl ConnectionTrait,
     run: &mut Run,
-    status: &str,
+    status: RunStatus,
     vars: Value,
     error: Option<Value>,
 ) -> Result<bool, StoreError> {
     let now = stored_now();
     let result = runs::Entity::update_many()
-        .col_expr(runs::Column::Status, Expr::value(status))
+        .col_expr(runs::Column::Status, Expr::value(status.as_str()))
         .col_expr(runs::Column::Vars, Expr::value(vars.clone()))
         .col_expr(runs::Column::Error, Expr::value(error.clone()))
         .col_expr(runs::Column::FinishedAt, Expr::value(Some(now)))
         .col_expr(runs::Column::UpdatedAt, Expr::value(now))
         .filter(runs::Column::Id.eq(run.id.as_str()))
-        .filter(runs::Column::Status.eq("running"))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
         .exec(db)
         .await?;
     if result.rows_affected != 1 {
         return Ok(false);
     }
-    run.status = status.to_string();
+    run.status = status;
     run.vars = vars;
     run.error = error;
     run.finished_at = Some(now);
@@ -423,12 +432,12 @@ pub async fn end_run(
 /// On a database failure.
 pub async fn reopen_run(db: &impl ConnectionTrait, run_id: &str) -> Result<bool, StoreError> {
     let result = runs::Entity::update_many()
-        .col_expr(runs::Column::Status, Expr::value("running"))
+        .col_expr(runs::Column::Status, Expr::value(RunStatus::Running.as_str()))
         .col_expr(runs::Column::Error, Expr::value(Option::<Value>::None))
         .col_expr(runs::Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(runs::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(runs::Column::Id.eq(run_id))
-        .filter(runs::Column::Status.eq("failed"))
+        .filter(runs::Column::Status.eq(RunStatus::Failed.as_str()))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -441,21 +450,21 @@ pub async fn reopen_run(db: &impl ConnectionTrait, run_id: &str) -> Result<bool,
 pub async fn reset_failed_steps(db: &impl ConnectionTrait, run_id: &str) -> Result<Vec<String>, StoreError> {
     let failed: Vec<String> = steps::Entity::find()
         .filter(steps::Column::RunId.eq(run_id))
-        .filter(steps::Column::Status.eq("failed"))
+        .filter(steps::Column::Status.eq(StepStatus::Failed.as_str()))
         .all(db)
         .await?
         .into_iter()
         .map(|s| s.id)
         .collect();
     steps::Entity::update_many()
-        .col_expr(steps::Column::Status, Expr::value("pending"))
+        .col_expr(steps::Column::Status, Expr::value(StepStatus::Pending.as_str()))
         .col_expr(steps::Column::Attempt, Expr::value(0))
         .col_expr(steps::Column::Error, Expr::value(Option::<Value>::None))
         .col_expr(steps::Column::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(steps::Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(steps::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(steps::Column::RunId.eq(run_id))
-        .filter(steps::Column::Status.eq("failed"))
+        .filter(steps::Column::Status.eq(StepStatus::Failed.as_str()))
         .exec(db)
         .await?;
     Ok(failed)
@@ -468,18 +477,18 @@ pub async fn reset_failed_steps(db: &impl ConnectionTrait, run_id: &str) -> Resu
 pub async fn cancel(db: &impl ConnectionTrait, run_id: &str) -> Result<bool, StoreError> {
     let now = Utc::now();
     let result = runs::Entity::update_many()
-        .col_expr(runs::Column::Status, Expr::value("cancelled"))
+        .col_expr(runs::Column::Status, Expr::value(RunStatus::Cancelled.as_str()))
         .col_expr(runs::Column::FinishedAt, Expr::value(Some(now)))
         .col_expr(runs::Column::UpdatedAt, Expr::value(now))
         .filter(runs::Column::Id.eq(run_id))
-        .filter(runs::Column::Status.eq("running"))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
         .exec(db)
         .await?;
     steps::Entity::update_many()
-        .col_expr(steps::Column::Status, Expr::value("cancelled"))
+        .col_expr(steps::Column::Status, Expr::value(StepStatus::Cancelled.as_str()))
         .col_expr(steps::Column::UpdatedAt, Expr::value(now))
         .filter(steps::Column::RunId.eq(run_id))
-        .filter(steps::Column::Status.is_in(["pending", "retrying"]))
+        .filter(steps::Column::Status.is_in([StepStatus::Pending.as_str(), StepStatus::Retrying.as_str()]))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -500,17 +509,23 @@ pub async fn orphaned_steps(
     Ok(steps::Entity::find()
         .filter(
             Condition::any()
-                .add(Condition::all().add(steps::Column::Status.eq("running")).add(steps::Column::LeaseUntil.lt(now)))
                 .add(
-                    Condition::all().add(steps::Column::Status.is_in(["pending", "retrying"])).add(
-                        Condition::any()
-                            .add(
-                                Condition::all()
-                                    .add(steps::Column::NextAttemptAt.is_null())
-                                    .add(steps::Column::UpdatedAt.lt(stale)),
-                            )
-                            .add(steps::Column::NextAttemptAt.lt(stale)),
-                    ),
+                    Condition::all()
+                        .add(steps::Column::Status.eq(StepStatus::Running.as_str()))
+                        .add(steps::Column::LeaseUntil.lt(now)),
+                )
+                .add(
+                    Condition::all()
+                        .add(steps::Column::Status.is_in([StepStatus::Pending.as_str(), StepStatus::Retrying.as_str()]))
+                        .add(
+                            Condition::any()
+                                .add(
+                                    Condition::all()
+                                        .add(steps::Column::NextAttemptAt.is_null())
+                                        .add(steps::Column::UpdatedAt.lt(stale)),
+                                )
+                                .add(steps::Column::NextAttemptAt.lt(stale)),
+                        ),
                 ),
         )
         // Longest-waiting first, so a truly orphaned step never waits behind a backlog of
@@ -538,10 +553,14 @@ pub async fn stalled_runs(
     let in_flight = Query::select()
         .column(steps::Column::RunId)
         .from(steps::Entity)
-        .and_where(steps::Column::Status.is_in(["pending", "running", "retrying"]))
+        .and_where(steps::Column::Status.is_in([
+            StepStatus::Pending.as_str(),
+            StepStatus::Running.as_str(),
+            StepStatus::Retrying.as_str(),
+        ]))
         .to_owned();
     Ok(runs::Entity::find()
-        .filter(runs::Column::Status.eq("running"))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
         .filter(runs::Column::UpdatedAt.lt(Utc::now() - grace))
         .filter(runs::Column::Id.not_in_subquery(in_flight))
         .limit(limit)
@@ -559,11 +578,11 @@ pub async fn stalled_runs(
 pub async fn release_expired(db: &impl ConnectionTrait, step_id: &str) -> Result<bool, StoreError> {
     let now = Utc::now();
     let result = steps::Entity::update_many()
-        .col_expr(steps::Column::Status, Expr::value("retrying"))
+        .col_expr(steps::Column::Status, Expr::value(StepStatus::Retrying.as_str()))
         .col_expr(steps::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(steps::Column::UpdatedAt, Expr::value(now))
         .filter(steps::Column::Id.eq(step_id))
-        .filter(steps::Column::Status.eq("running"))
+        .filter(steps::Column::Status.eq(StepStatus::Running.as_str()))
         .filter(steps::Column::LeaseUntil.lt(now))
         .exec(db)
         .await?;
