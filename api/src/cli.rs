@@ -57,9 +57,14 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Generate a new master key and re-encrypt every stored secret under it, online: a running
-    /// server keeps decrypting with the retired key (kept in `<data_dir>/retired-keys/`).
+    /// Re-encrypt every stored secret under the active master key, online. With the key files of
+    /// the data directory (the default), first generate a new key: running servers keep
+    /// decrypting with the retired one (kept in `<data_dir>/retired-keys/`). With
+    /// `BACON_MASTER_KEYS`, the first key of the list is the active one (see docs/configuration.md
+    /// for a fleet's rotation).
     Rotate,
+    /// Print a new random master key (base64 of 32 bytes) and its id, for `BACON_MASTER_KEYS`.
+    Generate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,16 +154,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => rotate_keys(&config).await,
+        Command::Keys(KeysCommand::Generate) => {
+            let (text, id) = bacon_engine::secrets::keyfiles::generate();
+            println!("{text}");
+            eprintln!("A new master key ({id}). Put it first in BACON_MASTER_KEYS on every machine to make it active.");
+            Ok(())
+        }
         Command::Plugins(command) => plugins(&config, command),
         Command::Openapi => Ok(()),
     }
 }
 
 async fn rotate_keys(config: &Config) -> anyhow::Result<()> {
+    if config.master_keys.is_some() {
+        let (keyring, active) = startup::load_keyring(config).context("loading the master encryption keys")?;
+        let db = startup::connect_and_migrate(config).await?;
+        let report = rotation::reencrypt_all(&db, &keyring).await.context("re-encrypting stored secrets")?;
+        rotation::record_keys(&db, &keyring.active_id(), &keyring.retired_ids()).await?;
+        println!(
+            "Re-encrypted {} secrets in {} rows under {} (the first key of BACON_MASTER_KEYS). Once every machine runs \
+             with this list, the other keys can be removed from it.",
+            report.values, report.rows, active.id
+        );
+        return Ok(());
+    }
     if config.master_key.is_some() {
         anyhow::bail!(
-            "the master key comes from BACON_MASTER_KEY, so Bacon cannot replace it. Unset it to use the key \
-             files in the data directory, or rotate by hand: keep the old key readable and restart with the new one"
+            "the master key comes from BACON_MASTER_KEY, so Bacon cannot replace it. Give the keys as a list in \
+             BACON_MASTER_KEYS instead (new key first, old key after it; `bacon-server keys generate` makes one), \
+             or unset it to use the key files in the data directory"
         );
     }
     let files = KeyFiles::new(&config.data_dir);

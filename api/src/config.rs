@@ -1,7 +1,7 @@
 //! Server configuration: defaults -> `bacon.toml` -> `BACON_*` environment (nested keys split on `__`).
 //!
-//! `BACON_DATABASE_URL`, `BACON_LOG_FORMAT`, `BACON_MASTER_KEY`, `BACON_ADMIN_KEY` and
-//! `BACON_PUBLIC_URL` are top-level keys; `BACON_HTTP__BIND=0.0.0.0:8080` sets `http.bind`.
+//! `BACON_DATABASE_URL`, `BACON_LOG_FORMAT`, `BACON_MASTER_KEY`, `BACON_MASTER_KEYS`,
+//! `BACON_ADMIN_KEY` and `BACON_PUBLIC_URL` are top-level keys; `BACON_HTTP__BIND=0.0.0.0:8080` sets `http.bind`.
 //! Variables under `BACON_PLUGIN_`, `BACON_SECRET_` and `BACON_TEST_` belong to other readers and
 //! are ignored here. Unknown keys are errors, so a typo does not silently fall back to a default.
 
@@ -33,6 +33,10 @@ pub struct Config {
     /// Base64 of the 32-byte master key; generated into `<data_dir>/master.key` when absent.
     #[serde(skip_serializing)]
     pub master_key: Option<Secret<String>>,
+    /// A fleet's keyring: comma-separated base64 master keys, the first active, the others
+    /// retired (decrypt only). Exclusive with `master_key`.
+    #[serde(skip_serializing)]
+    pub master_keys: Option<Secret<String>>,
     /// The public base URL of this server, used to build webhook URLs.
     pub public_url: Option<String>,
     pub http: HttpConfig,
@@ -140,6 +144,7 @@ impl Default for Config {
             log_format: LogFormat::Auto,
             admin_key: None,
             master_key: None,
+            master_keys: None,
             public_url: None,
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),

@@ -145,13 +145,11 @@ impl Application {
     pub async fn build_with_plugins(config: &Config, factories: Vec<PluginFactory>) -> anyhow::Result<Self> {
         bootstrap::data_dir(&config.data_dir).context("creating the data directory")?;
         let db = connect_and_migrate(config).await?;
-        let master_key = bootstrap::master_key(config.master_key.as_ref(), &config.data_dir)
-            .context("loading the master encryption key")?;
+        let (keyring, master_key) = load_keyring(config).context("loading the master encryption keys")?;
         let admin_key = bootstrap::admin_key(config.admin_key.as_ref(), &config.data_dir)
             .context("loading the server admin key")?;
         let first_tenant = bootstrap::first_tenant(&db).await.context("creating the first tenant")?;
-        let (master_key_id, master_key_origin) = (master_key.id.clone(), master_key.origin.clone());
-        let keyring = keyring(config, master_key);
+        let (master_key_id, master_key_origin) = (master_key.id, master_key.origin);
         rotation::record_keys(&db, &keyring.active_id(), &keyring.retired_ids())
             .await
             .context("recording the encryption key ids")?;
@@ -226,11 +224,32 @@ impl Application {
     }
 }
 
-/// The keyring: the active master key, plus (embedded default) the retired keys on disk, which
-/// it re-reads when a value names a key it does not know (a `keys rotate` while it runs).
-pub fn keyring(config: &Config, master_key: bootstrap::MasterKey) -> Keyring {
-    let keyring = Keyring::new(&master_key.id, master_key.bytes);
-    if config.master_key.is_none() { keyring.with_key_files(KeyFiles::new(&config.data_dir)) } else { keyring }
+/// The keyring and where its active key came from: `BACON_MASTER_KEYS` (a fleet's list, the
+/// first key active), else `BACON_MASTER_KEY`, else the key files of the data directory (the
+/// embedded default: the active key plus the retired ones on disk, re-read when a value names a
+/// key it does not know, as after a `keys rotate` while it runs).
+///
+/// # Errors
+/// When both settings are given, a key is malformed, or the key file cannot be read or created.
+pub fn load_keyring(config: &Config) -> anyhow::Result<(Keyring, bootstrap::MasterKey)> {
+    match (&config.master_keys, &config.master_key) {
+        (Some(_), Some(_)) => anyhow::bail!("set BACON_MASTER_KEYS or BACON_MASTER_KEY, not both"),
+        (Some(list), None) => {
+            let (active, retired) = bootstrap::master_keys(list, "BACON_MASTER_KEYS")?;
+            let keyring = Keyring::new(&active.id, active.bytes.clone());
+            for key in retired {
+                keyring.add_decrypt_only(&key.id, key.bytes);
+            }
+            Ok((keyring, active))
+        }
+        (None, configured) => {
+            let active = bootstrap::master_key(configured.as_ref(), &config.data_dir)?;
+            let keyring = Keyring::new(&active.id, active.bytes.clone());
+            let keyring =
+                if configured.is_none() { keyring.with_key_files(KeyFiles::new(&config.data_dir)) } else { keyring };
+            Ok((keyring, active))
+        }
+    }
 }
 
 /// Background work on this database, with apalis as its one job queue: the run engine, channel
@@ -258,14 +277,8 @@ pub async fn work_runner(
 /// On any start-up failure.
 pub async fn worker_engine(config: &Config) -> anyhow::Result<(DatabaseConnection, WorkRunner)> {
     let db = connect_and_migrate(config).await?;
-    let master_key = bootstrap::master_key(config.master_key.as_ref(), &config.data_dir)
-        .context("loading the master encryption key")?;
-    let plugins = load_plugins(
-        config,
-        &crate::catalog::builtin_plugins(),
-        db.clone(),
-        Secrets::new(keyring(config, master_key)),
-    )?;
+    let (keyring, _) = load_keyring(config).context("loading the master encryption keys")?;
+    let plugins = load_plugins(config, &crate::catalog::builtin_plugins(), db.clone(), Secrets::new(keyring))?;
     let work = work_runner(&db, plugins, Duration::from_secs(config.workers.lease_secs)).await?;
     Ok((db, work))
 }

@@ -21,7 +21,7 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// Errors while preparing keys on start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
-    #[error("the master key must be base64 of exactly 32 bytes ({origin})")]
+    #[error("a master key must be base64 of exactly 32 bytes ({origin})")]
     BadMasterKey { origin: String },
     #[error("the server admin key must look like `{ADMIN_KEY_PREFIX}` followed by 43 base64url characters ({origin})")]
     BadAdminKey { origin: String },
@@ -83,6 +83,32 @@ pub fn master_key(configured: Option<&Secret<String>>, data_dir: &Path) -> Resul
         .ok_or_else(|| BootstrapError::BadMasterKey { origin: origin.clone() })?;
     let id = crate::secrets::keyfiles::key_id(&bytes);
     Ok(MasterKey { id, bytes: Secret::new(bytes), origin })
+}
+
+/// A fleet's keyring from one setting: comma-separated base64 master keys, the first active (new
+/// values are encrypted under it), the others retired (they only decrypt). Every machine given
+/// the same list reads every value, whichever of them wrote it.
+///
+/// # Errors
+/// When the list is empty or a key is not base64 of 32 bytes (named by its position, never its
+/// text).
+pub fn master_keys(list: &Secret<String>, origin: &str) -> Result<(MasterKey, Vec<MasterKey>), BootstrapError> {
+    let mut keys = Vec::new();
+    for (i, text) in list.expose().split(',').map(str::trim).filter(|t| !t.is_empty()).enumerate() {
+        let origin = format!("{origin}, key {}", i + 1);
+        let bytes: [u8; 32] = B64
+            .decode(text.as_bytes())
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| BootstrapError::BadMasterKey { origin: origin.clone() })?;
+        let id = crate::secrets::keyfiles::key_id(&bytes);
+        keys.push(MasterKey { id, bytes: Secret::new(bytes), origin });
+    }
+    if keys.is_empty() {
+        return Err(BootstrapError::BadMasterKey { origin: format!("{origin} holds no key") });
+    }
+    let active = keys.remove(0);
+    Ok((active, keys))
 }
 
 /// The server admin key, kept only as its hash.

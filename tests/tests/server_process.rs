@@ -272,3 +272,126 @@ async fn keys_rotate_reencrypts_online_on_postgres() {
     };
     rotate_keys_while_serving(&[("BACON_HTTP__BIND", "127.0.0.1:0"), ("BACON_DATABASE_URL", &url)]).await;
 }
+
+/// Issue #18: a fleet rotates its master key with `BACON_MASTER_KEYS`, no key files and no
+/// downtime. Two servers share one database: while one encrypts under the new key and the other
+/// still under the old, each reads what the other wrote; `keys rotate` re-encrypts everything
+/// under the new key, after which the old one can leave the list.
+async fn fleet_rotation(database_url: &str) {
+    use bacon_plugin_sdk::testing::wiremock::matchers::{header, path};
+    use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
+    let vendor = MockServer::start().await;
+    for token in ["old-key-token", "new-key-token"] {
+        Mock::given(path("/health"))
+            .and(header("authorization", format!("Bearer {token}").as_str()))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&vendor)
+            .await;
+    }
+    let generate = || async {
+        let cwd = tempfile::tempdir().unwrap();
+        let mut run = ServerProcess::start(cwd.path(), &["keys", "generate"], &[]);
+        let status = tokio::time::timeout(Duration::from_secs(60), run.child.wait()).await.unwrap().unwrap();
+        run.drain();
+        assert!(status.success(), "{}", run.output.join("\n"));
+        run.stdout()[0].trim().to_string()
+    };
+    let (old, new) = (generate().await, generate().await);
+    assert_ne!(old, new);
+    let start = |keys: String| {
+        let url = database_url.to_string();
+        async move {
+            let cwd = tempfile::tempdir().unwrap();
+            let env = [
+                ("BACON_HTTP__BIND", "127.0.0.1:0"),
+                ("BACON_DATABASE_URL", url.as_str()),
+                ("BACON_MASTER_KEYS", keys.as_str()),
+            ];
+            let mut server = ServerProcess::start(cwd.path(), &["serve"], &env);
+            let base = server.wait_for_listening().await;
+            (server, base, cwd)
+        }
+    };
+    let (mut first, first_base, _first_dir) = start(format!("{old},{new}")).await;
+    let key = first
+        .drain()
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("bacon_") && !l.starts_with("bacon_admin_"))
+        .unwrap()
+        .to_string();
+    assert!(!_first_dir.path().join("data/master.key").exists(), "no key file when the keys are given");
+    let client = bacon_tests::http_client();
+    let put = |base: String, token: &'static str| {
+        let (client, key, vendor) = (client.clone(), key.clone(), vendor.uri());
+        async move {
+            let settings = serde_json::json!({"allowedHosts": [vendor], "baseUrl": vendor, "healthPath": "/health", "bearerToken": token});
+            let reply = client
+                .put(format!("{base}/v1/plugins/bacon-plugin-http/settings"))
+                .bearer_auth(&key)
+                .json(&settings)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), 200);
+        }
+    };
+    let connects = |base: String| {
+        let (client, key) = (client.clone(), key.clone());
+        async move {
+            let reply = client
+                .post(format!("{base}/v1/plugins/bacon-plugin-http/test-connection"))
+                .bearer_auth(&key)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap();
+            reply.json::<serde_json::Value>().await.unwrap()["ok"] == true
+        }
+    };
+    put(first_base.clone(), "old-key-token").await;
+    // The second server already encrypts under the new key; the first still under the old one.
+    let (mut second, second_base, _second_dir) = start(format!("{new},{old}")).await;
+    assert!(connects(second_base.clone()).await, "the second server reads what the first wrote under the old key");
+    put(second_base.clone(), "new-key-token").await;
+    assert!(connects(first_base.clone()).await, "the first server reads what the second wrote under the new key");
+
+    let cwd = tempfile::tempdir().unwrap();
+    let keys = format!("{new},{old}");
+    let env = [("BACON_DATABASE_URL", database_url), ("BACON_MASTER_KEYS", keys.as_str())];
+    let mut rotate = ServerProcess::start(cwd.path(), &["keys", "rotate"], &env);
+    let status = tokio::time::timeout(Duration::from_secs(60), rotate.child.wait()).await.unwrap().unwrap();
+    rotate.drain();
+    assert!(status.success(), "{}", rotate.output.join("\n"));
+    assert!(rotate.output.join("\n").contains("Re-encrypted"), "{}", rotate.output.join("\n"));
+    first.terminate(Duration::from_secs(30)).await;
+    second.terminate(Duration::from_secs(30)).await;
+
+    // Everything is under the new key: a server that knows only the new key reads it all.
+    let (mut last, last_base, _last_dir) = start(new.clone()).await;
+    assert!(connects(last_base).await, "after the rotation the old key is not needed");
+    last.terminate(Duration::from_secs(30)).await;
+
+    // Both settings at once is a clear start-up error.
+    let both =
+        [("BACON_MASTER_KEYS", new.as_str()), ("BACON_MASTER_KEY", old.as_str()), ("BACON_HTTP__BIND", "127.0.0.1:0")];
+    let mut refused = ServerProcess::start(cwd.path(), &["serve"], &both);
+    let status = tokio::time::timeout(Duration::from_secs(60), refused.child.wait()).await.unwrap().unwrap();
+    refused.drain();
+    assert!(!status.success());
+    assert!(refused.output.join("\n").contains("not both"), "{}", refused.output.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_rotates_its_master_key_through_the_key_list_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    fleet_rotation(&format!("sqlite://{}", dir.path().join("shared.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_rotates_its_master_key_through_the_key_list_on_postgres() {
+    let Some(url) = bacon_tests::postgres::fresh_database().await else {
+        return bacon_tests::postgres::print_skip("a_fleet_rotates_its_master_key_through_the_key_list_on_postgres");
+    };
+    fleet_rotation(&url).await;
+}

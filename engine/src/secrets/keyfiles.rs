@@ -21,6 +21,12 @@ pub fn parse_key(text: &str) -> Option<[u8; 32]> {
     B64.decode(text.trim().as_bytes()).ok().and_then(|v| v.try_into().ok())
 }
 
+/// A new random key: its base64 text and its id.
+pub fn generate() -> (String, String) {
+    let key: [u8; 32] = rand::random();
+    (B64.encode(key), key_id(&key))
+}
+
 /// A key and whether it is the active one.
 pub struct StoredKey {
     pub id: String,
