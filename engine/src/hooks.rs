@@ -108,7 +108,7 @@ impl HookDispatcher {
             return Ok(Attempted::done("gone", None));
         };
         let field = target_field(&subscription.id);
-        let binding = Binding { tenant_id: &subscription.tenant_id, plugin_id: &subscription.plugin_id, field: &field };
+        let binding = Binding::tenant(&subscription.tenant_id, &subscription.plugin_id, &field);
         let target = match self.registry.secrets().resolve(&subscription.sealed_target_url, &binding) {
             Ok(t) => t,
             Err(e) => {

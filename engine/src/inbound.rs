@@ -156,7 +156,8 @@ impl Inbound {
                 if config.signed == Some(true) {
                     let secret = new_signing_secret();
                     let field = signing_field(&subscription_id);
-                    let binding = Binding { tenant_id: &tenant.to_string(), plugin_id: PLAIN_WEBHOOK, field: &field };
+                    let tenant_text = tenant.to_string();
+                    let binding = Binding::tenant(&tenant_text, PLAIN_WEBHOOK, &field);
                     trigger_config =
                         Some(json!({"signingSecret": self.registry.secrets().keyring().encrypt(&secret, &binding)}));
                     signing_secret = Some(secret);
@@ -298,8 +299,7 @@ impl Inbound {
             None => {
                 if let Some(sealed) = subscription.config.get("signingSecret").and_then(Value::as_str) {
                     let field = signing_field(&subscription.id);
-                    let binding =
-                        Binding { tenant_id: &subscription.tenant_id, plugin_id: PLAIN_WEBHOOK, field: &field };
+                    let binding = Binding::tenant(&subscription.tenant_id, PLAIN_WEBHOOK, &field);
                     let secret =
                         self.registry.secrets().resolve(sealed, &binding).map_err(|e| {
                             ReceiveError::NotConfigured(format!("the signing secret cannot be read: {e}"))

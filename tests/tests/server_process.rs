@@ -233,12 +233,12 @@ async fn rotate_keys_while_serving(env: &[(&str, &str)]) {
     let sealed: Vec<String> =
         rows.iter().flat_map(|(_, _, r)| r.secrets.values().map(|v| v.as_str().unwrap().to_string())).collect();
     assert_eq!(sealed.len(), 1);
-    assert!(sealed[0].starts_with(&format!("v1:{new_id}:")), "{sealed:?} not under {new_id}");
+    assert!(sealed[0].starts_with(&format!("v2:{new_id}:")), "{sealed:?} not under {new_id}");
     assert_eq!(test_connection().await["ok"], true, "test-connection works after the rotation");
     let targets = bacon_engine::store::rest_hooks::all(&db).await.unwrap();
-    assert!(targets[0].sealed_target_url.starts_with(&format!("v1:{new_id}:")));
+    assert!(targets[0].sealed_target_url.starts_with(&format!("v2:{new_id}:")));
     let triggers = bacon_engine::store::triggers::all(&db).await.unwrap();
-    assert!(triggers[0].config["signingSecret"].as_str().unwrap().starts_with(&format!("v1:{new_id}:")));
+    assert!(triggers[0].config["signingSecret"].as_str().unwrap().starts_with(&format!("v2:{new_id}:")));
     // The running server still verifies a delivery signed with the (re-encrypted) secret.
     let body = br#"{"after": "rotation"}"#.to_vec();
     let signature = {

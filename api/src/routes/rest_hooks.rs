@@ -97,7 +97,7 @@ pub async fn subscribe_rest_hook(
     let id = HookSubscriptionId::generate();
     let tenant = key.tenant_id.to_string();
     let field = rest_hooks::target_field(&id.to_string());
-    let binding = Binding { tenant_id: &tenant, plugin_id: &plugin_id, field: &field };
+    let binding = Binding::tenant(&tenant, &plugin_id, &field);
     let sealed = state.plugins.secrets().keyring().encrypt(parsed.target_url.expose(), &binding);
     let stored = rest_hooks::subscribe(&state.db, id, key.tenant_id, &plugin_id, parsed.event, sealed).await?;
     tracing::info!(tenant.id = %key.tenant_id, subscription.id = %stored.id, event = %stored.event, "REST hook subscribed.");

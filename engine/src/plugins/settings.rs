@@ -179,6 +179,7 @@ pub async fn put(
     let mut problems_found = Vec::new();
     let mut candidate_sent_secrets: Vec<String> = Vec::new();
     let tenant_text = tenant.to_string();
+    let bot_text = bot.map(|b| b.to_string());
     for (key, value) in body {
         if !plugin.is_secret(&key) {
             candidate.insert(key.clone(), value.clone());
@@ -191,7 +192,12 @@ pub async fn put(
             }
             Value::String(plain) => {
                 candidate_sent_secrets.push(key.clone());
-                let binding = Binding { tenant_id: &tenant_text, plugin_id: plugin.id(), field: &key };
+                let binding = Binding {
+                    tenant_id: &tenant_text,
+                    bot_id: bot_text.as_deref(),
+                    plugin_id: plugin.id(),
+                    field: &key,
+                };
                 candidate.insert(key.clone(), Value::String(plain.clone()));
                 own_secrets.insert(key.clone(), Value::String(secrets.seal(&plain, &binding)));
             }
@@ -247,7 +253,12 @@ pub async fn resolve(
         values.extend(row.values);
         for (field, stored) in row.secrets {
             let Some(stored) = stored.as_str() else { continue };
-            let binding = Binding { tenant_id: &tenant_text, plugin_id: plugin.id(), field: &field };
+            let binding = Binding {
+                tenant_id: &tenant_text,
+                bot_id: row.bot_id.as_deref(),
+                plugin_id: plugin.id(),
+                field: &field,
+            };
             let secret = secrets
                 .resolve(stored, &binding)
                 .map_err(|source| SettingsError::Secret { field: field.clone(), source })?;

@@ -42,7 +42,7 @@ pub struct DatabaseSecrets {
 
 impl SecretsManager for DatabaseSecrets {
     fn handles(&self, stored: &str) -> bool {
-        stored.starts_with("v1:")
+        Keyring::is_sealed(stored)
     }
 
     fn resolve(&self, stored: &str, binding: &Binding<'_>) -> Result<Secret<String>, SecretError> {
@@ -132,9 +132,9 @@ mod tests {
     #[test]
     fn env_references_are_kept_and_everything_else_encrypted() {
         let secrets = Secrets::new(Keyring::new("mk_1", Secret::new([9; 32])));
-        let binding = Binding { tenant_id: "t", plugin_id: "p", field: "f" };
+        let binding = Binding::tenant("t", "p", "f");
         assert_eq!(secrets.seal("env:SHOP_TOKEN", &binding), "env:SHOP_TOKEN");
-        assert!(secrets.seal("env:lower", &binding).starts_with("v1:"));
+        assert!(secrets.seal("env:lower", &binding).starts_with("v2:"));
         let sealed = secrets.seal("plain", &binding);
         assert_eq!(secrets.resolve(&sealed, &binding).unwrap().expose(), "plain");
         assert_eq!(

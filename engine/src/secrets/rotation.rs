@@ -33,7 +33,7 @@ pub enum RotationError {
     Store(#[from] StoreError),
 }
 
-/// Rewrites every ciphertext not under the keyring's active key.
+/// Rewrites every ciphertext not under the keyring's active key in the current format.
 ///
 /// # Errors
 /// When a value cannot be decrypted (nothing after it is rewritten) or the database fails.
@@ -53,7 +53,6 @@ pub async fn reencrypt_all(db: &impl ConnectionTrait, keyring: &Keyring) -> Resu
 
 /// One pass over every row; `done` is false when a row changed under us.
 async fn rotate_pass(db: &impl ConnectionTrait, keyring: &Keyring) -> Result<(bool, RotationReport), RotationError> {
-    let active = keyring.active_id();
     let mut report = RotationReport::default();
     let mut done = true;
     for (row_id, tenant_id, row) in plugin_settings::all_with_ids(db).await? {
@@ -61,11 +60,11 @@ async fn rotate_pass(db: &impl ConnectionTrait, keyring: &Keyring) -> Result<(bo
         let mut changed = 0;
         for (field, stored) in secrets.iter_mut() {
             let Some(text) = stored.as_str() else { continue };
-            match Keyring::key_id_of(text) {
-                Some(id) if id != active => {}
-                _ => continue,
+            if keyring.is_current(text) || !Keyring::is_sealed(text) {
+                continue;
             }
-            let binding = Binding { tenant_id: &tenant_id, plugin_id: &row.plugin_id, field };
+            let binding =
+                Binding { tenant_id: &tenant_id, bot_id: row.bot_id.as_deref(), plugin_id: &row.plugin_id, field };
             let plain = keyring.decrypt(text, &binding).map_err(|source| RotationError::Decrypt {
                 plugin_id: row.plugin_id.clone(),
                 field: field.clone(),
@@ -85,12 +84,11 @@ async fn rotate_pass(db: &impl ConnectionTrait, keyring: &Keyring) -> Result<(bo
     }
     for subscription in rest_hooks::all(db).await? {
         let stored = &subscription.sealed_target_url;
-        match Keyring::key_id_of(stored) {
-            Some(id) if id != active => {}
-            _ => continue,
+        if keyring.is_current(stored) || !Keyring::is_sealed(stored) {
+            continue;
         }
         let field = rest_hooks::target_field(&subscription.id);
-        let binding = Binding { tenant_id: &subscription.tenant_id, plugin_id: &subscription.plugin_id, field: &field };
+        let binding = Binding::tenant(&subscription.tenant_id, &subscription.plugin_id, &field);
         let plain = keyring.decrypt(stored, &binding).map_err(|source| RotationError::Decrypt {
             plugin_id: subscription.plugin_id.clone(),
             field: "REST-hook target URL".into(),
@@ -106,13 +104,11 @@ async fn rotate_pass(db: &impl ConnectionTrait, keyring: &Keyring) -> Result<(bo
     }
     for subscription in triggers::all(db).await? {
         let Some(stored) = subscription.config.get("signingSecret").and_then(Value::as_str) else { continue };
-        match Keyring::key_id_of(stored) {
-            Some(id) if id != active => {}
-            _ => continue,
+        if keyring.is_current(stored) || !Keyring::is_sealed(stored) {
+            continue;
         }
         let field = crate::inbound::signing_field(&subscription.id);
-        let binding =
-            Binding { tenant_id: &subscription.tenant_id, plugin_id: crate::inbound::PLAIN_WEBHOOK, field: &field };
+        let binding = Binding::tenant(&subscription.tenant_id, crate::inbound::PLAIN_WEBHOOK, &field);
         let plain = keyring.decrypt(stored, &binding).map_err(|source| RotationError::Decrypt {
             plugin_id: crate::inbound::PLAIN_WEBHOOK.into(),
             field: "webhook signing secret".into(),

@@ -117,6 +117,30 @@ db_test!(
 );
 
 db_test!(
+    async fn a_bots_sealed_secret_moved_to_its_tenants_settings_does_not_decrypt(app) {
+        use sea_orm::{ConnectionTrait, Statement};
+        let tenant_put = app.put(&format!("{TESTKIT}/settings"), &app.tenant_key, json!({"apiToken": "token-TENANT"})).await;
+        assert_eq!(tenant_put.status, 200, "{}", tenant_put.text);
+        let bot = app.post("/v1/bots", &app.tenant_key, json!({"name": "b"})).await.json["id"].as_str().unwrap().to_string();
+        let bot_put =
+            app.put(&format!("{TESTKIT}/settings?botId={bot}"), &app.tenant_key, json!({"apiToken": "token-BOT1"})).await;
+        assert_eq!(bot_put.status, 200, "{}", bot_put.text);
+        assert_eq!(invoke(&app, TESTKIT, "echo", json!({})).await.status, 200);
+
+        // Someone with write access to the database swaps the bot's ciphertext into the tenant's row.
+        let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+        let sql = "UPDATE plugin_settings SET secrets = (SELECT secrets FROM plugin_settings b \
+                   WHERE COALESCE(b.bot_id, '') <> '' AND b.plugin_id = 'bacon-plugin-testkit') \
+                   WHERE COALESCE(bot_id, '') = '' AND plugin_id = 'bacon-plugin-testkit'";
+        let moved = db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+        assert_eq!(moved.rows_affected(), 1);
+        let swapped = invoke(&app, TESTKIT, "echo", json!({})).await;
+        assert_eq!(swapped.json["error"]["kind"], "secret_unavailable", "the bot's secret must not serve the tenant: {}", swapped.text);
+        assert!(!swapped.text.contains("token-BOT1"), "{}", swapped.text);
+    }
+);
+
+db_test!(
     async fn settings_are_per_tenant_and_a_bot_override_wins_for_that_bot_only(app) {
         let other = app.create_tenant("Other").await;
         let other_key = app.issue_key(&other, "editor").await;
@@ -267,7 +291,7 @@ db_test!(
             assert!(!reply.contains(&canary), "an API response leaked the canary: {reply}");
         }
         let stored = stored_text(&app).await;
-        assert!(stored.contains("v1:mk_"), "the secret is stored encrypted");
+        assert!(stored.contains("v2:mk_"), "the secret is stored encrypted");
         assert!(!stored.contains(&canary), "the canary is in the database in plaintext");
         let logs = bacon_tests::logs::captured();
         assert!(logs.contains("Plugin action attempt finished"), "logs are captured");
