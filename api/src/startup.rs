@@ -143,6 +143,11 @@ impl Application {
     /// # Errors
     /// On any start-up failure; in strict plugin mode, when a plugin fails validation.
     pub async fn build_with_plugins(config: &Config, factories: Vec<PluginFactory>) -> anyhow::Result<Self> {
+        if config.admin_key.is_some() {
+            // A malformed key stops the server before it creates or writes anything.
+            bootstrap::admin_key(config.admin_key.as_ref(), &config.data_dir)
+                .context("loading the server admin key")?;
+        }
         bootstrap::data_dir(&config.data_dir).context("creating the data directory")?;
         let db = connect_and_migrate(config).await?;
         let (keyring, master_key) = load_keyring(config).context("loading the master encryption keys")?;

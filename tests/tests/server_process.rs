@@ -107,6 +107,23 @@ async fn with_json_logs_stdout_holds_only_json_and_the_first_key_goes_to_stderr(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_admin_key_stops_the_server_before_it_writes_anything() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(
+        cwd.path(),
+        &["serve"],
+        &[("BACON_ADMIN_KEY", "letmein"), ("BACON_HTTP__BIND", "127.0.0.1:0")],
+    );
+    let status = tokio::time::timeout(Duration::from_secs(60), server.child.wait()).await.unwrap().unwrap();
+    server.drain();
+    assert!(!status.success());
+    let printed = server.output.join("\n");
+    assert!(printed.contains("bacon_admin_") && printed.contains("43 base64url"), "{printed}");
+    assert!(!printed.contains("letmein"), "the bad key is not echoed: {printed}");
+    assert!(!cwd.path().join("data").exists(), "nothing was created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_create_prints_its_key_once_and_logs_are_json_on_request() {
     let cwd = tempfile::tempdir().unwrap();
     let mut run =
