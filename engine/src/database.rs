@@ -119,9 +119,11 @@ pub enum Readiness {
     PendingMigrations(usize),
 }
 
-/// Checks [`Readiness`] with one round trip for reachability and one for migrations.
+/// Checks [`Readiness`] with one round trip for reachability and one for migrations. A SQLite
+/// database whose file is gone (its directory deleted under a running server) is unreachable:
+/// its open connections would go on writing to the unlinked file and lose everything.
 pub async fn readiness(db: &DatabaseConnection) -> Readiness {
-    if db.execute_unprepared("SELECT 1").await.is_err() {
+    if sqlite_file_vanished(db) || db.execute_unprepared("SELECT 1").await.is_err() {
         return Readiness::Unreachable;
     }
     match Migrator::get_pending_migrations(db).await {
@@ -129,6 +131,16 @@ pub async fn readiness(db: &DatabaseConnection) -> Readiness {
         Ok(pending) => Readiness::PendingMigrations(pending.len()),
         Err(_) => Readiness::Unreachable,
     }
+}
+
+fn sqlite_file_vanished(db: &DatabaseConnection) -> bool {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return false;
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let file = options.get_filename();
+    let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
+    !in_memory && !file.exists()
 }
 
 /// Which backend a connection talks to.

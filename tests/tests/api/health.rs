@@ -32,3 +32,16 @@ db_test!(
         app.call("PATCH", "/v1/bots", Some(&app.tenant_key), None).await.assert_problem(405, "method_not_allowed");
     }
 );
+
+/// A SQLite server whose data directory is deleted under it is not ready: its connections would
+/// go on writing to the unlinked file, and everything would be lost at the next restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_server_whose_database_file_vanished_is_not_ready() {
+    let app = bacon_tests::spawn_app(bacon_tests::Backend::Sqlite).await.unwrap();
+    assert_eq!(app.call("GET", "/readyz", None, None).await.status, 200);
+    let file = app.database_url.trim_start_matches("sqlite://").to_string();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{file}{suffix}"));
+    }
+    app.call("GET", "/readyz", None, None).await.assert_problem(503, "database_unreachable");
+}
