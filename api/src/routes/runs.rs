@@ -161,10 +161,28 @@ pub struct RunListParams {
     pub flow_id: Option<String>,
     /// `running`, `succeeded`, `failed` or `cancelled`.
     pub status: Option<String>,
+    /// Runs created at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Runs created before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+    /// Runs whose error contains this text (case-insensitive, up to 200 characters).
+    #[param(max_length = 200)]
+    pub error: Option<String>,
+    /// `newest` (default) or `oldest` first; a cursor continues in the order it was made for.
+    pub order: Option<RunOrder>,
     /// How many runs to return (1 to 200, default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     pub cursor: Option<String>,
+}
+
+/// The order of a run list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOrder {
+    #[default]
+    Newest,
+    Oldest,
 }
 
 async fn with_steps(state: &AppState, run: Run) -> Result<RunResponse, ApiError> {
@@ -209,7 +227,8 @@ pub async fn create_run(
     Ok((status, ApiJson(with_steps(&state, run).await?)))
 }
 
-/// List runs, optionally of one flow and one status.
+/// Search runs: by flow, status, creation time and error text, newest first unless
+/// `order=oldest`; pages are stable under inserts.
 #[utoipa::path(get, path = "/v1/runs", tag = "runs", operation_id = "list_runs",
     params(RunListParams),
     responses((status = 200, description = "A page of runs", body = RunList)))]
@@ -219,7 +238,7 @@ pub async fn list_runs(
     ApiQuery(params): ApiQuery<RunListParams>,
 ) -> Result<ApiJson<RunList>, ApiError> {
     let limit = super::pagination::page_size(params.limit)?;
-    let cursor = super::pagination::cursor::<RunId>(params.cursor.as_deref())?;
+    let cursor = super::pagination::cursor::<RunId>(params.cursor.as_deref())?.and_then(|c| c.parse::<RunId>().ok());
     let status = match params.status.as_deref() {
         Some(text) => Some(text.parse::<RunStatus>().map_err(|_| ApiError::BadRequest {
             code: "invalid_query",
@@ -235,7 +254,22 @@ pub async fn list_runs(
         Some(text) => Some(parse_id::<FlowId>(text)?),
         None => None,
     };
-    let page = store::runs::list(&state.db, key.tenant_id, flow, status, cursor, limit).await?;
+    if params.error.as_ref().is_some_and(|e| e.chars().count() > 200) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: "`error` must be at most 200 characters".into(),
+        });
+    }
+    let query = store::runs::RunQuery {
+        flow,
+        status,
+        since: params.since,
+        until: params.until,
+        error_contains: params.error,
+        oldest_first: params.order == Some(RunOrder::Oldest),
+        cursor,
+    };
+    let page = store::runs::list(&state.db, key.tenant_id, query, limit).await?;
     Ok(ApiJson(RunList {
         items: page.items.into_iter().map(|r| run_response(r, Vec::new())).collect(),
         next_cursor: page.next_cursor,

@@ -3,7 +3,7 @@
 
 use bacon_entities::{runs, steps};
 use chrono::{DateTime, Duration as ChronoDuration, SubsecRound, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryIntoModel,
 };
@@ -236,32 +236,70 @@ pub async fn lock_run(db: &impl ConnectionTrait, id: &str) -> Result<Run, StoreE
         .ok_or_else(|| StoreError::not_found("run", id))
 }
 
-/// The tenant's runs, newest last, optionally of one flow and one status.
+/// What [`list`] looks for: all of it optional.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    pub flow: Option<FlowId>,
+    pub status: Option<RunStatus>,
+    /// Created at or after (by the run id's timestamp: ids are ULIDs made at creation).
+    pub since: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+    /// Text the run's error contains (case-insensitive).
+    pub error_contains: Option<String>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
+    /// The last id of the previous page, in the same order.
+    pub cursor: Option<RunId>,
+}
+
+/// The lowest id a run created at `at` can have: a time bound as an id bound.
+fn id_bound(at: DateTime<Utc>) -> String {
+    let ms = Ord::min(u64::try_from(at.timestamp_millis()).unwrap_or(0), (1 << 48) - 1);
+    format!("{}_{}", RunId::PREFIX, ulid::Ulid::from_parts(ms, 0))
+}
+
+/// The tenant's runs matching `query`, newest first unless asked otherwise. Every filter but
+/// the error text is served by an index in id order (`idx_runs_tenant_id`, `_flow`,
+/// `_status`); a page never shifts under inserts, since the cursor is an id.
 ///
 /// # Errors
 /// On a database failure.
 pub async fn list(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    flow: Option<FlowId>,
-    status: Option<RunStatus>,
-    cursor: Option<&str>,
+    query: RunQuery,
     limit: u64,
 ) -> Result<Page<Run>, StoreError> {
-    let mut query = runs::Entity::find()
-        .filter(runs::Column::TenantId.eq(tenant.to_string()))
-        .order_by_asc(runs::Column::Id)
-        .limit(limit + 1);
-    if let Some(flow) = flow {
-        query = query.filter(runs::Column::FlowId.eq(flow.to_string()));
+    let mut select = runs::Entity::find().filter(runs::Column::TenantId.eq(tenant.to_string())).limit(limit + 1);
+    select =
+        if query.oldest_first { select.order_by_asc(runs::Column::Id) } else { select.order_by_desc(runs::Column::Id) };
+    if let Some(flow) = query.flow {
+        select = select.filter(runs::Column::FlowId.eq(flow.to_string()));
     }
-    if let Some(status) = status {
-        query = query.filter(runs::Column::Status.eq(status.as_str()));
+    if let Some(status) = query.status {
+        select = select.filter(runs::Column::Status.eq(status.as_str()));
     }
-    if let Some(cursor) = cursor {
-        query = query.filter(runs::Column::Id.gt(cursor));
+    if let Some(since) = query.since {
+        select = select.filter(runs::Column::Id.gte(id_bound(since)));
     }
-    let rows = query.all(db).await?.into_iter().map(run_of).collect();
+    if let Some(until) = query.until {
+        select = select.filter(runs::Column::Id.lt(id_bound(until)));
+    }
+    if let Some(text) = query.error_contains.filter(|t| !t.is_empty()) {
+        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let error_text = Func::lower(Expr::cust("CAST(error AS TEXT)"));
+        select = select.filter(Expr::expr(error_text).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
+    }
+    if let Some(cursor) = query.cursor {
+        let cursor = cursor.to_string();
+        select = if query.oldest_first {
+            select.filter(runs::Column::Id.gt(cursor))
+        } else {
+            select.filter(runs::Column::Id.lt(cursor))
+        };
+    }
+    let rows = select.all(db).await?.into_iter().map(run_of).collect();
     Ok(into_page(rows, limit, |r: &Run| r.id.clone()))
 }
 

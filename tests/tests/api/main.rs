@@ -14,6 +14,7 @@ mod outage;
 mod plugins;
 mod rest_hooks;
 mod retry_timing;
+mod run_search;
 mod runs;
 mod slow_subscriber;
 mod triggers;
