@@ -6,6 +6,9 @@
 //! A delivery is stored, with its work item, before it is acknowledged; a worker starts its run
 //! ([`Inbound::process`]) with the idempotency key `inbound:<inboxId>`, so a job delivered twice
 //! (or re-enqueued by [`Inbound::reconcile`] after a crash) never starts two runs for one delivery.
+//!
+//! Plain webhooks have no plugin to verify them: a signed one is checked by [`signature`]
+//! (timestamp and body under the secret issued on activation), and its signature is its delivery id.
 
 use bacon_plugin_sdk::trigger::{InboundRequest, VerifyError};
 use base64::Engine;
@@ -26,6 +29,8 @@ use crate::store::triggers::{self, NewTriggerSubscription, TriggerSubscription};
 use crate::store::{self};
 use crate::work::queue::{CommitError, QueueError, commit};
 use crate::work::{Job, WorkItem, WorkKind};
+
+pub mod signature;
 
 /// The inbox's plugin id for plain webhook triggers (no plugin verifies them).
 pub const PLAIN_WEBHOOK: &str = "webhook";
@@ -296,20 +301,23 @@ impl Inbound {
                 (plugin.clone(), accepted.delivery.delivery_id, event, accepted.acknowledgement)
             }
             None => {
-                if let Some(sealed) = subscription.config.get("signingSecret").and_then(Value::as_str) {
-                    let field = signing_field(&subscription.id);
-                    let binding =
-                        Binding { tenant_id: &subscription.tenant_id, plugin_id: PLAIN_WEBHOOK, field: &field };
-                    let secret =
-                        self.registry.secrets().resolve(sealed, &binding).map_err(|e| {
+                let delivery_id = match subscription.config.get("signingSecret").and_then(Value::as_str) {
+                    Some(sealed) => {
+                        let field = signing_field(&subscription.id);
+                        let binding =
+                            Binding { tenant_id: &subscription.tenant_id, plugin_id: PLAIN_WEBHOOK, field: &field };
+                        let secret = self.registry.secrets().resolve(sealed, &binding).map_err(|e| {
                             ReceiveError::NotConfigured(format!("the signing secret cannot be read: {e}"))
                         })?;
-                    verify_bacon_signature(secret.expose(), &request)
-                        .map_err(|reason| ReceiveError::Refused { plugin_id: PLAIN_WEBHOOK.into(), reason })?;
-                }
-                let (delivery_id, event) = plain_webhook_event(&request)?;
+                        // The signature is the delivery's identity: headers it does not cover
+                        // (`Idempotency-Key`) cannot turn a replay into a new delivery.
+                        signature::verify(secret.expose(), &request, chrono::Utc::now().timestamp())
+                            .map_err(|reason| ReceiveError::Refused { plugin_id: PLAIN_WEBHOOK.into(), reason })?
+                    }
+                    None => plain_webhook_delivery_id(&request),
+                };
                 // Delivery ids are the caller's: scope them to this hook.
-                (PLAIN_WEBHOOK.to_string(), format!("{hook_id}:{delivery_id}"), event, None)
+                (PLAIN_WEBHOOK.to_string(), format!("{hook_id}:{delivery_id}"), plain_webhook_event(&request), None)
             }
         };
         let id = InboundEventId::generate().to_string();
@@ -398,27 +406,17 @@ impl Inbound {
     }
 }
 
-/// Checks `X-Bacon-Signature: sha256=<hex HMAC-SHA256(secret, body)>` in constant time.
-fn verify_bacon_signature(secret: &str, request: &InboundRequest) -> Result<(), VerifyError> {
-    let provided = request.header("x-bacon-signature").ok_or(VerifyError::MissingSignature)?;
-    let hex_digest = provided.trim().strip_prefix("sha256=").ok_or(VerifyError::BadSignature)?;
-    let provided = hex::decode(hex_digest).map_err(|_| VerifyError::BadSignature)?;
-    let expected = bacon_plugin_sdk::signature::hmac_sha256(secret.as_bytes(), &request.body);
-    if bacon_plugin_sdk::signature::constant_time_eq(&expected, &provided) {
-        Ok(())
-    } else {
-        Err(VerifyError::BadSignature)
-    }
-}
-
-/// A plain webhook's delivery id (`Idempotency-Key` or `X-Request-Id` header, else a new id) and
-/// event (`{headers, body}`, the body parsed as JSON when it is JSON).
-fn plain_webhook_event(request: &InboundRequest) -> Result<(String, Value), ReceiveError> {
-    let delivery_id = request
+/// An unsigned plain webhook's delivery id: `Idempotency-Key` or `X-Request-Id`, else a new id.
+fn plain_webhook_delivery_id(request: &InboundRequest) -> String {
+    request
         .header("idempotency-key")
         .or_else(|| request.header("x-request-id"))
         .map(str::to_string)
-        .unwrap_or_else(|| InboundEventId::generate().to_string());
+        .unwrap_or_else(|| InboundEventId::generate().to_string())
+}
+
+/// A plain webhook's event: `{headers, body}`, the body parsed as JSON when it is JSON.
+fn plain_webhook_event(request: &InboundRequest) -> Value {
     let body = if request.body.is_empty() {
         Value::Null
     } else {
@@ -431,5 +429,5 @@ fn plain_webhook_event(request: &InboundRequest) -> Result<(String, Value), Rece
         .filter(|(k, _)| !matches!(k.as_str(), "authorization" | "cookie"))
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    Ok((delivery_id, json!({"headers": headers, "body": body})))
+    json!({"headers": headers, "body": body})
 }

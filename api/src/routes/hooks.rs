@@ -44,7 +44,7 @@ fn count(state: &AppState, plugin: &str, outcome: &str) {
         description = "The vendor's raw body (JSON, form or XML), exactly as signed"),
     responses(
         (status = 200, description = "Accepted or a duplicate; the vendor's expected acknowledgement (TwiML, a SOAP ack) when it has one", body = HookReceipt),
-        (status = 401, description = "The delivery failed verification; nothing was stored",
+        (status = 401, description = "The delivery failed verification (`delivery_refused`) or was signed more than 5 minutes from now (`delivery_expired`); nothing was stored",
             body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn receive_hook(
     State(state): State<AppState>,

@@ -11,6 +11,7 @@ mod flows;
 mod health;
 mod input;
 mod outage;
+mod plain_webhooks;
 mod plugins;
 mod rest_hooks;
 mod retry_timing;

@@ -12,15 +12,15 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 
-const PUBLIC_URL: &str = "https://bacon.example.com";
+pub(super) const PUBLIC_URL: &str = "https://bacon.example.com";
 
-fn hmac_b64<M: Mac + KeyInit>(key: &str, data: &[u8]) -> String {
+pub(super) fn hmac_b64<M: Mac + KeyInit>(key: &str, data: &[u8]) -> String {
     let mut mac = <M as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(data);
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-fn flow_with_trigger(trigger: Value, then: Vec<Value>) -> Value {
+pub(super) fn flow_with_trigger(trigger: Value, then: Vec<Value>) -> Value {
     let mut nodes = vec![json!({"id": "start", "type": "trigger", "config": trigger})];
     nodes.extend(then);
     nodes.push(json!({"id": "done", "type": "end", "config": {}}));
@@ -32,14 +32,14 @@ fn flow_with_trigger(trigger: Value, then: Vec<Value>) -> Value {
     json!({"nodes": nodes, "edges": edges})
 }
 
-async fn create_flow(app: &TestApp, graph: Value) -> String {
+pub(super) async fn create_flow(app: &TestApp, graph: Value) -> String {
     let flow = app.post("/v1/flows", &app.tenant_key, json!({"name": "triggered", "graph": graph})).await;
     assert_eq!(flow.status, 201, "{}", flow.text);
     flow.json["id"].as_str().unwrap().to_string()
 }
 
 /// POSTs raw bytes to a hook path (as a vendor would: no API key).
-async fn deliver(app: &TestApp, hook_path: &str, headers: &[(&str, String)], body: Vec<u8>) -> Reply {
+pub(super) async fn deliver(app: &TestApp, hook_path: &str, headers: &[(&str, String)], body: Vec<u8>) -> Reply {
     let mut request = app.client.post(app.url(hook_path)).body(body);
     for (name, value) in headers {
         request = request.header(*name, value);
@@ -47,11 +47,11 @@ async fn deliver(app: &TestApp, hook_path: &str, headers: &[(&str, String)], bod
     read(request.send().await.unwrap()).await
 }
 
-async fn runs_of(app: &TestApp, flow: &str) -> Vec<Value> {
+pub(super) async fn runs_of(app: &TestApp, flow: &str) -> Vec<Value> {
     app.get(&format!("/v1/runs?flowId={flow}"), &app.tenant_key).await.json["items"].as_array().unwrap().clone()
 }
 
-async fn succeeded_runs(app: &TestApp, flow: &str, count: usize) -> Vec<Value> {
+pub(super) async fn succeeded_runs(app: &TestApp, flow: &str, count: usize) -> Vec<Value> {
     wait::until(&format!("{count} succeeded run(s)"), Duration::from_secs(30), || async {
         let runs = runs_of(app, flow).await;
         (runs.len() == count && runs.iter().all(|r| r["status"] == "succeeded")).then_some(runs)
@@ -323,57 +323,12 @@ db_test!(
         };
         let now = std::time::SystemTime::now();
         let (headers, body) = signed(1, now - Duration::from_secs(6 * 60));
-        deliver(&app, hook, &headers, body).await.assert_problem(401, "delivery_refused");
+        deliver(&app, hook, &headers, body).await.assert_problem(401, "delivery_expired");
         let (headers, body) = signed(2, now);
         let fresh = deliver(&app, hook, &headers, body).await;
         assert_eq!(fresh.json["status"], "accepted", "{}", fresh.text);
         let runs = succeeded_runs(&app, &flow, 1).await;
         let run = app.get(&format!("/v1/runs/{}", runs[0]["id"].as_str().unwrap()), &key).await;
         assert_eq!(run.json["trigger"]["contactId"], "123", "{}", run.text);
-    }
-);
-
-db_test!(
-    async fn a_signed_webhook_trigger_refuses_unsigned_or_forged_deliveries(app) {
-        let key = app.tenant_key.clone();
-        let flow = create_flow(&app, flow_with_trigger(json!({"kind": "webhook", "signed": true}), vec![])).await;
-        let activated = app.post(&format!("/v1/flows/{flow}/activate"), &key, json!({})).await;
-        assert_eq!(activated.status, 200, "{}", activated.text);
-        let secret = activated.json["signingSecret"].as_str().unwrap().to_string();
-        assert!(secret.starts_with("whsec_"));
-        let again = app.post(&format!("/v1/flows/{flow}/activate"), &key, json!({})).await;
-        assert_eq!(again.json["signingSecret"], Value::Null, "the secret is shown once");
-        assert!(!app.get(&format!("/v1/flows/{flow}"), &key).await.text.contains(&secret));
-        let url = activated.json["hookUrl"].as_str().unwrap();
-        let hook = &url[url.find("/hooks/").unwrap()..];
-        let body = br#"{"orderId": 8}"#.to_vec();
-        let sign = |secret: &str| {
-            let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
-            mac.update(&body);
-            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-        };
-        let json_type = ("content-type", "application/json".to_string());
-        deliver(&app, hook, std::slice::from_ref(&json_type), body.clone()).await.assert_problem(401, "delivery_refused");
-        let forged = vec![json_type.clone(), ("x-bacon-signature", sign("whsec_guess"))];
-        deliver(&app, hook, &forged, body.clone()).await.assert_problem(401, "delivery_refused");
-        let signed = vec![json_type, ("x-bacon-signature", sign(&secret))];
-        let accepted = deliver(&app, hook, &signed, body.clone()).await;
-        assert_eq!(accepted.json["status"], "accepted", "{}", accepted.text);
-        succeeded_runs(&app, &flow, 1).await;
-
-        // An active flow's trigger cannot change under it (409); other edits save.
-        let unsigned = flow_with_trigger(json!({"kind": "webhook"}), vec![]);
-        let changed = app.put(&format!("/v1/flows/{flow}"), &key, json!({"name": "triggered", "graph": unsigned})).await;
-        changed.assert_problem(409, "flow_active");
-        let same = flow_with_trigger(json!({"kind": "webhook", "signed": true}), vec![]);
-        let renamed = app.put(&format!("/v1/flows/{flow}"), &key, json!({"name": "renamed", "graph": same})).await;
-        assert_eq!(renamed.status, 200, "{}", renamed.text);
-
-        // Two activations at once: one trigger, the same hook URL for both callers.
-        let twice = create_flow(&app, flow_with_trigger(json!({"kind": "webhook"}), vec![])).await;
-        let path = format!("/v1/flows/{twice}/activate");
-        let (a, b) = tokio::join!(app.post(&path, &key, json!({})), app.post(&path, &key, json!({})));
-        assert_eq!((a.status, b.status), (200, 200), "{} {}", a.text, b.text);
-        assert_eq!(a.json["hookUrl"], b.json["hookUrl"]);
     }
 );
