@@ -71,13 +71,35 @@ pub struct Activation {
     pub signing_secret: Option<String>,
 }
 
+/// What became of an authentic delivery (each is acknowledged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// New: stored in the inbox (this id) with the work item that starts its run.
+    Accepted(String),
+    /// A delivery id seen before: nothing stored or started.
+    Duplicate,
+    /// Holds no event for this trigger (say, only other HubSpot subscription types): nothing
+    /// stored or started, and the vendor stops retrying it.
+    Ignored,
+}
+
+impl Disposition {
+    /// `accepted`, `duplicate` or `ignored`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Accepted(_) => "accepted",
+            Self::Duplicate => "duplicate",
+            Self::Ignored => "ignored",
+        }
+    }
+}
+
 /// What the vendor gets back for an accepted delivery.
 #[derive(Debug, Clone)]
 pub struct Receipt {
     /// The plugin that verified it, or `webhook`.
     pub plugin_id: String,
-    /// The inbox row, when the delivery was new (a duplicate is acknowledged and ignored).
-    pub inbound_id: Option<String>,
+    pub disposition: Disposition,
     /// Content type and body the vendor expects (TwiML, a SOAP ack), if any.
     pub acknowledgement: Option<(String, Vec<u8>)>,
 }
@@ -281,7 +303,14 @@ impl Inbound {
                         TriggerError::Store(s) => ReceiveError::Store(s),
                         other => ReceiveError::NotConfigured(other.to_string()),
                     })?;
-                let mut event = accepted.delivery.event;
+                let Some(delivery) = accepted.delivery else {
+                    return Ok(Receipt {
+                        plugin_id: plugin.clone(),
+                        disposition: Disposition::Ignored,
+                        acknowledgement: accepted.acknowledgement,
+                    });
+                };
+                let mut event = delivery.event;
                 // A channel message belongs to a conversation (the user and the bot), so replies
                 // reach the same conversation: `trigger.conversationId`.
                 if let Some(message) = self.registry.normalise_channel_message(plugin, tenant, bot, &request).await
@@ -298,7 +327,7 @@ impl Inbound {
                     .await?;
                     fields.insert("conversationId".into(), Value::String(conversation.id));
                 }
-                (plugin.clone(), accepted.delivery.delivery_id, event, accepted.acknowledgement)
+                (plugin.clone(), delivery.delivery_id, event, accepted.acknowledgement)
             }
             None => {
                 let delivery_id = match subscription.config.get("signingSecret").and_then(Value::as_str) {
@@ -349,7 +378,8 @@ impl Inbound {
             CommitError::Store(s) => ReceiveError::Store(s),
             CommitError::Queue(q) => ReceiveError::Queue(q),
         })?;
-        Ok(Receipt { plugin_id, inbound_id: stored.then_some(id), acknowledgement })
+        let disposition = if stored { Disposition::Accepted(id) } else { Disposition::Duplicate };
+        Ok(Receipt { plugin_id, disposition, acknowledgement })
     }
 
     /// Starts the run of a stored delivery (once: the run's idempotency key is the inbox id).

@@ -12,9 +12,9 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 
-pub(super) const PUBLIC_URL: &str = "https://bacon.example.com";
+const PUBLIC_URL: &str = "https://bacon.example.com";
 
-pub(super) fn hmac_b64<M: Mac + KeyInit>(key: &str, data: &[u8]) -> String {
+fn hmac_b64<M: Mac + KeyInit>(key: &str, data: &[u8]) -> String {
     let mut mac = <M as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(data);
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
@@ -289,46 +289,94 @@ db_test!(
     }
 );
 
+/// A HubSpot delivery of `events` signed (v3) with `secret` at `sent`, as HubSpot signs it.
+fn hubspot_delivery(
+    secret: &str,
+    hook_url: &str,
+    events: Value,
+    sent: std::time::SystemTime,
+) -> (Vec<(&'static str, String)>, Vec<u8>) {
+    let body = serde_json::to_vec(&events).unwrap();
+    let timestamp = sent.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
+    let mut message = b"POST".to_vec();
+    message.extend_from_slice(hook_url.as_bytes());
+    message.extend_from_slice(&body);
+    message.extend_from_slice(timestamp.as_bytes());
+    let signature = hmac_b64::<Hmac<sha2::Sha256>>(secret, &message);
+    let headers = vec![
+        ("content-type", "application/json".to_string()),
+        ("x-hubspot-request-timestamp", timestamp),
+        ("x-hubspot-signature-v3", signature),
+    ];
+    (headers, body)
+}
+
+fn hubspot_event(event_id: u64, subscription_type: &str) -> Value {
+    json!({"eventId": event_id, "subscriptionId": 1, "portalId": 62515, "occurredAt": 1_736_585_999_000u64,
+        "subscriptionType": subscription_type, "attemptNumber": 0, "objectId": 123, "changeSource": "CRM"})
+}
+
+/// A flow started by HubSpot's `contact_created`, activated: its id and hook URL.
+async fn hubspot_flow(app: &TestApp, secret: &str) -> (String, String) {
+    let key = &app.tenant_key;
+    let put = app
+        .put(
+            "/v1/plugins/bacon-plugin-hubspot/settings",
+            key,
+            json!({"accessToken": "pat-na1-x", "clientSecret": secret}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let trigger = json!({"kind": "plugin", "pluginId": "bacon-plugin-hubspot", "triggerKey": "contact_created"});
+    let flow = create_flow(app, flow_with_trigger(trigger, vec![])).await;
+    let activated = app.post(&format!("/v1/flows/{flow}/activate"), key, json!({})).await;
+    assert_eq!(activated.status, 200, "{}", activated.text);
+    (flow, activated.json["hookUrl"].as_str().unwrap().to_string())
+}
+
 db_test!(
     async fn a_hubspot_delivery_older_than_five_minutes_is_refused(app) {
         let key = app.tenant_key.clone();
         let secret = "5d8e2b1c-0a7f-4c3e-9b6d-1f2e3a4b5c6d";
-        let put = app
-            .put("/v1/plugins/bacon-plugin-hubspot/settings", &key, json!({"accessToken": "pat-na1-x", "clientSecret": secret}))
-            .await;
-        assert_eq!(put.status, 200, "{}", put.text);
-        let trigger = json!({"kind": "plugin", "pluginId": "bacon-plugin-hubspot", "triggerKey": "contact_created"});
-        let flow = create_flow(&app, flow_with_trigger(trigger, vec![])).await;
-        let activated = app.post(&format!("/v1/flows/{flow}/activate"), &key, json!({})).await;
-        assert_eq!(activated.status, 200, "{}", activated.text);
-        let hook_url = activated.json["hookUrl"].as_str().unwrap().to_string();
+        let (flow, hook_url) = hubspot_flow(&app, secret).await;
         let hook = &hook_url[hook_url.find("/hooks/").unwrap()..];
-        let signed = |event_id: u64, sent: std::time::SystemTime| {
-            let body = serde_json::to_vec(&json!([{"eventId": event_id, "subscriptionId": 1, "portalId": 62515,
-                "occurredAt": 1_736_585_999_000u64, "subscriptionType": "contact.creation", "attemptNumber": 0,
-                "objectId": 123, "changeSource": "CRM"}]))
-            .unwrap();
-            let timestamp = sent.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
-            let mut message = b"POST".to_vec();
-            message.extend_from_slice(hook_url.as_bytes());
-            message.extend_from_slice(&body);
-            message.extend_from_slice(timestamp.as_bytes());
-            let signature = hmac_b64::<Hmac<sha2::Sha256>>(secret, &message);
-            let headers = vec![
-                ("content-type", "application/json".to_string()),
-                ("x-hubspot-request-timestamp", timestamp),
-                ("x-hubspot-signature-v3", signature),
-            ];
-            (headers, body)
-        };
         let now = std::time::SystemTime::now();
-        let (headers, body) = signed(1, now - Duration::from_secs(6 * 60));
+        let stale = json!([hubspot_event(1, "contact.creation")]);
+        let (headers, body) = hubspot_delivery(secret, &hook_url, stale, now - Duration::from_secs(6 * 60));
         deliver(&app, hook, &headers, body).await.assert_problem(401, "delivery_expired");
-        let (headers, body) = signed(2, now);
+        let (headers, body) = hubspot_delivery(secret, &hook_url, json!([hubspot_event(2, "contact.creation")]), now);
         let fresh = deliver(&app, hook, &headers, body).await;
         assert_eq!(fresh.json["status"], "accepted", "{}", fresh.text);
         let runs = succeeded_runs(&app, &flow, 1).await;
         let run = app.get(&format!("/v1/runs/{}", runs[0]["id"].as_str().unwrap()), &key).await;
         assert_eq!(run.json["trigger"]["contactId"], "123", "{}", run.text);
+    }
+);
+
+db_test!(
+    async fn a_signed_hubspot_batch_of_other_subscription_types_is_acknowledged_and_starts_nothing(app) {
+        let secret = "5d8e2b1c-0a7f-4c3e-9b6d-1f2e3a4b5c6d";
+        let (flow, hook_url) = hubspot_flow(&app, secret).await;
+        let hook = &hook_url[hook_url.find("/hooks/").unwrap()..];
+        let now = std::time::SystemTime::now();
+        // The app's one target URL also gets its other subscriptions: HubSpot must not retry them.
+        let others = json!([hubspot_event(3, "contact.propertyChange"), hubspot_event(4, "contact.deletion")]);
+        let (headers, body) = hubspot_delivery(secret, &hook_url, others.clone(), now);
+        let ignored = deliver(&app, hook, &headers, body).await;
+        assert_eq!((ignored.status, ignored.json["status"].as_str()), (200, Some("ignored")), "{}", ignored.text);
+        // Only an authentic one is acknowledged: the same batch under a guessed secret is a forgery.
+        let (headers, body) = hubspot_delivery("guessed", &hook_url, others, now);
+        deliver(&app, hook, &headers, body).await.assert_problem(401, "delivery_refused");
+        let (headers, body) = hubspot_delivery(secret, &hook_url, json!([hubspot_event(5, "contact.creation")]), now);
+        let created = deliver(&app, hook, &headers, body).await;
+        assert_eq!(created.json["status"], "accepted", "{}", created.text);
+        let runs = succeeded_runs(&app, &flow, 1).await;
+        let run = app.get(&format!("/v1/runs/{}", runs[0]["id"].as_str().unwrap()), &app.tenant_key).await;
+        assert_eq!(run.json["trigger"]["eventIds"], json!(["5"]), "{}", run.text);
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(
+            metrics.contains(r#"bacon_inbound_deliveries_total{plugin="bacon-plugin-hubspot",outcome="ignored"} 1"#),
+            "{metrics}"
+        );
     }
 );
