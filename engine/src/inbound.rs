@@ -25,6 +25,7 @@ use crate::runs::engine::{RunEngine, RunError};
 use crate::schedules;
 use crate::secrets::cipher::Binding;
 use crate::store::inbound::{self, NewInboundEvent};
+use crate::store::rest_hooks;
 use crate::store::triggers::{self, NewTriggerSubscription, TriggerSubscription};
 use crate::store::{self};
 use crate::work::queue::{CommitError, QueueError, commit};
@@ -34,6 +35,9 @@ pub mod signature;
 
 /// The inbox's plugin id for plain webhook triggers (no plugin verifies them).
 pub const PLAIN_WEBHOOK: &str = "webhook";
+
+/// The REST-hook event published when a channel message arrives.
+pub const MESSAGE_RECEIVED: &str = "message.received";
 
 /// Why a flow cannot be activated or deactivated.
 #[derive(Debug, thiserror::Error)]
@@ -286,6 +290,8 @@ impl Inbound {
             .ok_or_else(unknown)?;
         let tenant: TenantId = subscription.tenant_id.parse().map_err(|_| unknown())?;
         let flow_id: FlowId = subscription.flow_id.parse().map_err(|_| unknown())?;
+        // `message.received` for REST-hook subscribers, published with a new channel message.
+        let mut message_received = None;
         let (plugin_id, delivery_id, event, acknowledgement) = match &subscription.plugin_id {
             Some(plugin) => {
                 let bot_id = match store::flows::get(db, tenant, flow_id).await {
@@ -325,7 +331,16 @@ impl Inbound {
                         &message.external_user_id,
                     )
                     .await?;
-                    fields.insert("conversationId".into(), Value::String(conversation.id));
+                    fields.insert("conversationId".into(), Value::String(conversation.id.clone()));
+                    message_received = Some(json!({
+                        "conversationId": conversation.id,
+                        "messageId": message.delivery_id,
+                        "botId": bot_id,
+                        "channel": message.channel,
+                        "from": message.external_user_id,
+                        "text": message.text,
+                        "media": message.media_urls,
+                    }));
                 }
                 (plugin.clone(), delivery.delivery_id, event, accepted.acknowledgement)
             }
@@ -373,7 +388,17 @@ impl Inbound {
             },
         )
         .await?;
-        let jobs = if stored { vec![Job::now(WorkItem::inbound_delivery(&id)?)] } else { Vec::new() };
+        let mut jobs = Vec::new();
+        if stored {
+            jobs.push(Job::now(WorkItem::inbound_delivery(&id)?));
+            // Once per message, like its run: a vendor's retry is a duplicate and publishes nothing.
+            if let Some(data) = message_received {
+                let deliveries = rest_hooks::publish(&txn, &subscription.tenant_id, MESSAGE_RECEIVED, data).await?;
+                for delivery in deliveries {
+                    jobs.push(Job::now(WorkItem::rest_hook_delivery(&delivery)?));
+                }
+            }
+        }
         commit(self.runs.queue().as_ref(), txn, jobs).await.map_err(|e| match e {
             CommitError::Store(s) => ReceiveError::Store(s),
             CommitError::Queue(q) => ReceiveError::Queue(q),

@@ -19,3 +19,4 @@ mod runs;
 mod slow_subscriber;
 mod triggers;
 mod vendor_flow;
+mod zapier_events;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 const PUBLIC_URL: &str = "https://bacon.example.com";
 
-fn hmac_b64<M: Mac + KeyInit>(key: &str, data: &[u8]) -> String {
+pub(super) fn hmac_b64<M: Mac + KeyInit>(key: &str, data: &[u8]) -> String {
     let mut mac = <M as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(data);
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
