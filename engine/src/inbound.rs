@@ -6,6 +6,9 @@
 //! A delivery is stored, with its work item, before it is acknowledged; a worker starts its run
 //! ([`Inbound::process`]) with the idempotency key `inbound:<inboxId>`, so a job delivered twice
 //! (or re-enqueued by [`Inbound::reconcile`] after a crash) never starts two runs for one delivery.
+//!
+//! Plain webhooks have no plugin to verify them: a signed one is checked by [`signature`]
+//! (timestamp and body under the secret issued on activation), and its signature is its delivery id.
 
 use bacon_plugin_sdk::trigger::{InboundRequest, VerifyError};
 use base64::Engine;
@@ -22,13 +25,19 @@ use crate::runs::engine::{RunEngine, RunError};
 use crate::schedules;
 use crate::secrets::cipher::Binding;
 use crate::store::inbound::{self, NewInboundEvent};
+use crate::store::rest_hooks;
 use crate::store::triggers::{self, NewTriggerSubscription, TriggerSubscription};
 use crate::store::{self};
 use crate::work::queue::{CommitError, QueueError, commit};
 use crate::work::{Job, WorkItem, WorkKind};
 
+pub mod signature;
+
 /// The inbox's plugin id for plain webhook triggers (no plugin verifies them).
 pub const PLAIN_WEBHOOK: &str = "webhook";
+
+/// The REST-hook event published when a channel message arrives.
+pub const MESSAGE_RECEIVED: &str = "message.received";
 
 /// Why a flow cannot be activated or deactivated.
 #[derive(Debug, thiserror::Error)]
@@ -66,13 +75,35 @@ pub struct Activation {
     pub signing_secret: Option<String>,
 }
 
+/// What became of an authentic delivery (each is acknowledged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// New: stored in the inbox (this id) with the work item that starts its run.
+    Accepted(String),
+    /// A delivery id seen before: nothing stored or started.
+    Duplicate,
+    /// Holds no event for this trigger (say, only other HubSpot subscription types): nothing
+    /// stored or started, and the vendor stops retrying it.
+    Ignored,
+}
+
+impl Disposition {
+    /// `accepted`, `duplicate` or `ignored`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Accepted(_) => "accepted",
+            Self::Duplicate => "duplicate",
+            Self::Ignored => "ignored",
+        }
+    }
+}
+
 /// What the vendor gets back for an accepted delivery.
 #[derive(Debug, Clone)]
 pub struct Receipt {
     /// The plugin that verified it, or `webhook`.
     pub plugin_id: String,
-    /// The inbox row, when the delivery was new (a duplicate is acknowledged and ignored).
-    pub inbound_id: Option<String>,
+    pub disposition: Disposition,
     /// Content type and body the vendor expects (TwiML, a SOAP ack), if any.
     pub acknowledgement: Option<(String, Vec<u8>)>,
 }
@@ -260,6 +291,8 @@ impl Inbound {
             .ok_or_else(unknown)?;
         let tenant: TenantId = subscription.tenant_id.parse().map_err(|_| unknown())?;
         let flow_id: FlowId = subscription.flow_id.parse().map_err(|_| unknown())?;
+        // `message.received` for REST-hook subscribers, published with a new channel message.
+        let mut message_received = None;
         let (plugin_id, delivery_id, event, acknowledgement) = match &subscription.plugin_id {
             Some(plugin) => {
                 let bot_id = match store::flows::get(db, tenant, flow_id).await {
@@ -277,7 +310,14 @@ impl Inbound {
                         TriggerError::Store(s) => ReceiveError::Store(s),
                         other => ReceiveError::NotConfigured(other.to_string()),
                     })?;
-                let mut event = accepted.delivery.event;
+                let Some(delivery) = accepted.delivery else {
+                    return Ok(Receipt {
+                        plugin_id: plugin.clone(),
+                        disposition: Disposition::Ignored,
+                        acknowledgement: accepted.acknowledgement,
+                    });
+                };
+                let mut event = delivery.event;
                 // A channel message belongs to a conversation (the user and the bot), so replies
                 // reach the same conversation: `trigger.conversationId`.
                 if let Some(message) = self.registry.normalise_channel_message(plugin, tenant, bot, &request).await
@@ -292,24 +332,36 @@ impl Inbound {
                         &message.external_user_id,
                     )
                     .await?;
-                    fields.insert("conversationId".into(), Value::String(conversation.id));
+                    fields.insert("conversationId".into(), Value::String(conversation.id.clone()));
+                    message_received = Some(json!({
+                        "conversationId": conversation.id,
+                        "messageId": message.delivery_id,
+                        "botId": bot_id,
+                        "channel": message.channel,
+                        "from": message.external_user_id,
+                        "text": message.text,
+                        "media": message.media_urls,
+                    }));
                 }
-                (plugin.clone(), accepted.delivery.delivery_id, event, accepted.acknowledgement)
+                (plugin.clone(), delivery.delivery_id, event, accepted.acknowledgement)
             }
             None => {
-                if let Some(sealed) = subscription.config.get("signingSecret").and_then(Value::as_str) {
-                    let field = signing_field(&subscription.id);
-                    let binding = Binding::tenant(&subscription.tenant_id, PLAIN_WEBHOOK, &field);
-                    let secret =
-                        self.registry.secrets().resolve(sealed, &binding).map_err(|e| {
+                let delivery_id = match subscription.config.get("signingSecret").and_then(Value::as_str) {
+                    Some(sealed) => {
+                        let field = signing_field(&subscription.id);
+                        let binding = Binding::tenant(&subscription.tenant_id, PLAIN_WEBHOOK, &field);
+                        let secret = self.registry.secrets().resolve(sealed, &binding).map_err(|e| {
                             ReceiveError::NotConfigured(format!("the signing secret cannot be read: {e}"))
                         })?;
-                    verify_bacon_signature(secret.expose(), &request)
-                        .map_err(|reason| ReceiveError::Refused { plugin_id: PLAIN_WEBHOOK.into(), reason })?;
-                }
-                let (delivery_id, event) = plain_webhook_event(&request)?;
+                        // The signature is the delivery's identity: headers it does not cover
+                        // (`Idempotency-Key`) cannot turn a replay into a new delivery.
+                        signature::verify(secret.expose(), &request, chrono::Utc::now().timestamp())
+                            .map_err(|reason| ReceiveError::Refused { plugin_id: PLAIN_WEBHOOK.into(), reason })?
+                    }
+                    None => plain_webhook_delivery_id(&request),
+                };
                 // Delivery ids are the caller's: scope them to this hook.
-                (PLAIN_WEBHOOK.to_string(), format!("{hook_id}:{delivery_id}"), event, None)
+                (PLAIN_WEBHOOK.to_string(), format!("{hook_id}:{delivery_id}"), plain_webhook_event(&request), None)
             }
         };
         let id = InboundEventId::generate().to_string();
@@ -336,12 +388,23 @@ impl Inbound {
             },
         )
         .await?;
-        let jobs = if stored { vec![Job::now(WorkItem::inbound_delivery(&id)?)] } else { Vec::new() };
+        let mut jobs = Vec::new();
+        if stored {
+            jobs.push(Job::now(WorkItem::inbound_delivery(&id)?));
+            // Once per message, like its run: a vendor's retry is a duplicate and publishes nothing.
+            if let Some(data) = message_received {
+                let deliveries = rest_hooks::publish(&txn, &subscription.tenant_id, MESSAGE_RECEIVED, data).await?;
+                for delivery in deliveries {
+                    jobs.push(Job::now(WorkItem::rest_hook_delivery(&delivery)?));
+                }
+            }
+        }
         commit(self.runs.queue().as_ref(), txn, jobs).await.map_err(|e| match e {
             CommitError::Store(s) => ReceiveError::Store(s),
             CommitError::Queue(q) => ReceiveError::Queue(q),
         })?;
-        Ok(Receipt { plugin_id, inbound_id: stored.then_some(id), acknowledgement })
+        let disposition = if stored { Disposition::Accepted(id) } else { Disposition::Duplicate };
+        Ok(Receipt { plugin_id, disposition, acknowledgement })
     }
 
     /// Starts the run of a stored delivery (once: the run's idempotency key is the inbox id).
@@ -398,27 +461,17 @@ impl Inbound {
     }
 }
 
-/// Checks `X-Bacon-Signature: sha256=<hex HMAC-SHA256(secret, body)>` in constant time.
-fn verify_bacon_signature(secret: &str, request: &InboundRequest) -> Result<(), VerifyError> {
-    let provided = request.header("x-bacon-signature").ok_or(VerifyError::MissingSignature)?;
-    let hex_digest = provided.trim().strip_prefix("sha256=").ok_or(VerifyError::BadSignature)?;
-    let provided = hex::decode(hex_digest).map_err(|_| VerifyError::BadSignature)?;
-    let expected = bacon_plugin_sdk::signature::hmac_sha256(secret.as_bytes(), &request.body);
-    if bacon_plugin_sdk::signature::constant_time_eq(&expected, &provided) {
-        Ok(())
-    } else {
-        Err(VerifyError::BadSignature)
-    }
-}
-
-/// A plain webhook's delivery id (`Idempotency-Key` or `X-Request-Id` header, else a new id) and
-/// event (`{headers, body}`, the body parsed as JSON when it is JSON).
-fn plain_webhook_event(request: &InboundRequest) -> Result<(String, Value), ReceiveError> {
-    let delivery_id = request
+/// An unsigned plain webhook's delivery id: `Idempotency-Key` or `X-Request-Id`, else a new id.
+fn plain_webhook_delivery_id(request: &InboundRequest) -> String {
+    request
         .header("idempotency-key")
         .or_else(|| request.header("x-request-id"))
         .map(str::to_string)
-        .unwrap_or_else(|| InboundEventId::generate().to_string());
+        .unwrap_or_else(|| InboundEventId::generate().to_string())
+}
+
+/// A plain webhook's event: `{headers, body}`, the body parsed as JSON when it is JSON.
+fn plain_webhook_event(request: &InboundRequest) -> Value {
     let body = if request.body.is_empty() {
         Value::Null
     } else {
@@ -431,5 +484,5 @@ fn plain_webhook_event(request: &InboundRequest) -> Result<(String, Value), Rece
         .filter(|(k, _)| !matches!(k.as_str(), "authorization" | "cookie"))
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    Ok((delivery_id, json!({"headers": headers, "body": body})))
+    json!({"headers": headers, "body": body})
 }

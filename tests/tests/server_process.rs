@@ -258,17 +258,20 @@ async fn rotate_keys_while_serving(env: &[(&str, &str)]) {
     assert!(triggers[0].config["signingSecret"].as_str().unwrap().starts_with(&format!("v2:{new_id}:")));
     // The running server still verifies a delivery signed with the (re-encrypted) secret.
     let body = br#"{"after": "rotation"}"#.to_vec();
+    let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
     let signature = {
         use hmac::{Hmac, KeyInit, Mac};
         let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(signing_secret.as_bytes()).unwrap();
+        mac.update(format!("v1:{timestamp}:").as_bytes());
         mac.update(&body);
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        format!("v1={}", hex::encode(mac.finalize().into_bytes()))
     };
     let path = &hook_url[hook_url.find("/hooks/").unwrap()..];
     let delivered = client
         .post(format!("{base}{path}"))
         .header("content-type", "application/json")
         .header("x-bacon-signature", signature)
+        .header("x-bacon-timestamp", timestamp)
         .body(body)
         .send()
         .await

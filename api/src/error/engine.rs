@@ -10,6 +10,7 @@ use bacon_engine::plugins::settings::{FieldProblem, SettingsError};
 use bacon_engine::plugins::triggers::TriggerError;
 use bacon_engine::runs::engine::RunError;
 use bacon_engine::work::QueueError;
+use bacon_plugin_sdk::trigger::VerifyError;
 
 use super::{ApiError, FieldError};
 
@@ -118,6 +119,10 @@ impl From<ReceiveError> for ApiError {
         match err {
             ReceiveError::UnknownHook { hook_id } => {
                 Self::NotFound { kind: "hook", id: hook_id.chars().take(64).collect() }
+            }
+            // Authentic but stale: a sender with a drifting clock must be able to tell.
+            ReceiveError::Refused { reason: reason @ VerifyError::Expired, .. } => {
+                Self::Unauthenticated { code: "delivery_expired", detail: reason.to_string() }
             }
             ReceiveError::Refused { reason, .. } => {
                 Self::Unauthenticated { code: "delivery_refused", detail: reason.to_string() }

@@ -34,7 +34,8 @@ pub struct ActivationResponse {
     pub external_id: Option<String>,
     pub activated_at: Option<DateTime<Utc>>,
     /// A signed webhook trigger's secret (`whsec_…`), shown once, on the call that activates the
-    /// flow: sign each delivery's body with it (`X-Bacon-Signature: sha256=<hex HMAC-SHA256>`).
+    /// flow: each delivery carries `X-Bacon-Timestamp` (Unix seconds) and `X-Bacon-Signature:
+    /// v1=<hex HMAC-SHA256 of v1:{timestamp}:{body}>` (see docs/webhooks.md).
     pub signing_secret: Option<String>,
 }
 

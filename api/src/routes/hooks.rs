@@ -29,7 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The answer to a delivery when the vendor expects no particular body.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HookReceipt {
-    /// `accepted`, or `duplicate` (a delivery id seen before: acknowledged and ignored).
+    /// `accepted`; `duplicate` (a delivery id seen before: acknowledged and ignored); or `ignored`
+    /// (authentic, but holding no event for this trigger, such as a HubSpot batch of other
+    /// subscription types: acknowledged so the vendor stops retrying, nothing started).
     pub status: String,
 }
 
@@ -43,8 +45,8 @@ fn count(state: &AppState, plugin: &str, outcome: &str) {
     request_body(content = String, content_type = "*/*",
         description = "The vendor's raw body (JSON, form or XML), exactly as signed"),
     responses(
-        (status = 200, description = "Accepted or a duplicate; the vendor's expected acknowledgement (TwiML, a SOAP ack) when it has one", body = HookReceipt),
-        (status = 401, description = "The delivery failed verification; nothing was stored",
+        (status = 200, description = "Accepted, a duplicate, or ignored (no event for this trigger); the vendor's expected acknowledgement (TwiML, a SOAP ack) when it has one", body = HookReceipt),
+        (status = 401, description = "The delivery failed verification (`delivery_refused`) or was signed more than 5 minutes from now (`delivery_expired`); nothing was stored",
             body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn receive_hook(
     State(state): State<AppState>,
@@ -81,7 +83,7 @@ pub async fn receive_hook(
             tracing::warn!(hook.id = %hook_id, reason = %reason, "A webhook delivery was refused.");
         }
     })?;
-    let status = if receipt.inbound_id.is_some() { "accepted" } else { "duplicate" };
+    let status = receipt.disposition.as_str();
     count(&state, &receipt.plugin_id, status);
     // Nothing more to do here: the delivery's work item committed with it; a worker starts its run.
     Ok(match receipt.acknowledgement {

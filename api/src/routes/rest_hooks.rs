@@ -36,7 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct SubscribeRestHookRequest {
     /// The URL Zapier generated for the Zap: https on `hooks.zapier.com`.
     pub target_url: String,
-    /// `conversation.closed`, `message.received`, `run.succeeded` or `run.failed`.
+    /// `message.received`, `run.succeeded`, `run.failed` or `run.cancelled`.
     pub event: String,
 }
 

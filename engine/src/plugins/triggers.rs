@@ -35,7 +35,9 @@ pub enum TriggerError {
 /// A verified delivery and the acknowledgement the vendor expects (TwiML, a SOAP ack, …).
 #[derive(Debug, Clone)]
 pub struct AcceptedDelivery {
-    pub delivery: VerifiedDelivery,
+    /// `None` when the delivery is authentic but holds no event for this trigger
+    /// ([`VerifyError::NoEvent`]): acknowledge it, start nothing.
+    pub delivery: Option<VerifiedDelivery>,
     pub acknowledgement: Option<(String, Vec<u8>)>,
 }
 
@@ -72,7 +74,8 @@ impl PluginRegistry {
     /// Verifies an inbound delivery for trigger `key` of `plugin_id` with the tenant's settings.
     ///
     /// # Errors
-    /// `Refused` when the plugin refuses it; `UnknownTrigger`, `NotConfigured`, `Store`.
+    /// `Refused` when the plugin refuses it (never for [`VerifyError::NoEvent`], which is an
+    /// accepted delivery without a `delivery`); `UnknownTrigger`, `NotConfigured`, `Store`.
     pub async fn verify_delivery(
         &self,
         plugin_id: &str,
@@ -83,12 +86,18 @@ impl PluginRegistry {
     ) -> Result<AcceptedDelivery, TriggerError> {
         let trigger = self.webhook_trigger(plugin_id, key)?;
         let settings = self.trigger_settings(plugin_id, tenant, bot).await?;
-        let delivery = trigger.verify(&settings.values, request)?;
-        let event = settings.redactor.json(delivery.event);
-        Ok(AcceptedDelivery {
-            delivery: VerifiedDelivery { delivery_id: delivery.delivery_id, event },
-            acknowledgement: trigger.acknowledgement(),
-        })
+        let delivery = match trigger.verify(&settings.values, request) {
+            Ok(delivery) => Some(VerifiedDelivery {
+                delivery_id: delivery.delivery_id,
+                event: settings.redactor.json(delivery.event),
+            }),
+            Err(VerifyError::NoEvent(reason)) => {
+                tracing::info!(plugin.id = %plugin_id, trigger = %key, reason = %reason, "An authentic delivery holds no event for this trigger; it is acknowledged and ignored.");
+                None
+            }
+            Err(refused) => return Err(refused.into()),
+        };
+        Ok(AcceptedDelivery { delivery, acknowledgement: trigger.acknowledgement() })
     }
 
     /// Registers `hook_url` with the vendor for trigger `key` (flow activation).

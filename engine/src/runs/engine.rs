@@ -91,8 +91,8 @@ fn step_state(step: &Step) -> StepState {
     }
 }
 
-/// Publishes `run.succeeded` / `run.failed` (the run's status) to REST-hook subscribers, in the
-/// run's transaction; returns the deliveries' jobs.
+/// Publishes `run.succeeded` / `run.failed` / `run.cancelled` (the run's status) to REST-hook
+/// subscribers, in the run's transaction; returns the deliveries' jobs.
 async fn publish_run_end(txn: &DatabaseTransaction, run: &Run) -> Result<Vec<Job>, StoreError> {
     let data = json!({
         "runId": run.id,
@@ -571,20 +571,23 @@ impl RunEngine {
         Ok(())
     }
 
-    /// Cancels a running run.
+    /// Cancels a running run, and publishes `run.cancelled` to REST-hook subscribers in the same
+    /// transaction (as a run's end publishes `run.succeeded` / `run.failed`).
     ///
     /// # Errors
     /// `WrongState` when it is not running.
     pub async fn cancel(&self, tenant: TenantId, run: RunId) -> Result<Run, RunError> {
         let current = runs::get(&self.db, tenant, run).await?;
-        if !runs::cancel(&self.db, &current.id).await? {
-            return Err(RunError::WrongState {
-                status: current.status,
-                expected: RunStatus::Running,
-                action: "cancelled",
-            });
+        let txn = self.begin().await?;
+        if !runs::cancel(&txn, &current.id).await? {
+            txn.rollback().await.map_err(StoreError::from)?;
+            let status = runs::get(&self.db, tenant, run).await?.status;
+            return Err(RunError::WrongState { status, expected: RunStatus::Running, action: "cancelled" });
         }
-        Ok(runs::get(&self.db, tenant, run).await?)
+        let cancelled = runs::get(&txn, tenant, run).await?;
+        let jobs = publish_run_end(&txn, &cancelled).await?;
+        self.commit_with(txn, jobs).await?;
+        Ok(cancelled)
     }
 
     /// Retries a failed run from its failed steps; steps that succeeded are not run again.

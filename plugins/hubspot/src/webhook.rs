@@ -3,7 +3,8 @@
 //! Verification comes first: the v3 signature over method, URI, raw body and timestamp under
 //! the app's client secret (or the one being rotated out), within five minutes (see
 //! [`crate::signature`]). HubSpot then sends a JSON array of up to 100 events; the events of
-//! other subscription types are dropped, and the rest become one flow event.
+//! other subscription types are dropped, and the rest become one flow event. A signed delivery
+//! holding none is [`VerifyError::NoEvent`]: acknowledged, so HubSpot does not retry it.
 //!
 //! De-duplication: a delivery of one event (the usual case) is keyed by its `eventId`. A batch
 //! is keyed by `batch-` + the SHA-256 (hex) of its sorted `eventId`s, so HubSpot's retry of the
@@ -63,8 +64,9 @@ impl ContactCreated {
     ///
     /// # Errors
     /// As [`crate::signature::verify_v3`]; `Malformed` without a configured secret, for a body
-    /// that is not an array of events, for events of another portal than `portalId`, or when no
-    /// event is a `contact.creation`.
+    /// that is not an array of events, or for events of another portal than `portalId`;
+    /// `NoEvent` for a signed delivery with no `contact.creation` event (the host acknowledges
+    /// it and starts nothing).
     pub fn verify_at(
         &self,
         settings: &Value,
@@ -98,8 +100,9 @@ impl ContactCreated {
             let mut types: Vec<&str> = events.iter().filter_map(|e| e["subscriptionType"].as_str()).collect();
             types.sort_unstable();
             types.dedup();
-            return Err(VerifyError::Malformed(format!(
-                "the delivery holds no `{SUBSCRIPTION_TYPE}` event (it holds: {})",
+            // Authentic, just not for us: refusing it would make HubSpot retry it for days.
+            return Err(VerifyError::NoEvent(format!(
+                "no `{SUBSCRIPTION_TYPE}` event (it holds: {})",
                 if types.is_empty() { "nothing".into() } else { types.join(", ") }
             )));
         }

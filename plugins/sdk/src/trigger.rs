@@ -48,6 +48,11 @@ pub enum VerifyError {
     Expired,
     #[error("the delivery is malformed: {0}")]
     Malformed(String),
+    /// The delivery is authentic (return this only after its signature verified) but holds no
+    /// event for this trigger, say only events of other subscription types. Not a refusal: the
+    /// host acknowledges it so the vendor stops retrying, and stores and starts nothing.
+    #[error("the delivery holds no event for this trigger: {0}")]
+    NoEvent(String),
 }
 
 /// A vendor-side subscription created on activation.

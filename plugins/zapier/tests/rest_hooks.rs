@@ -19,9 +19,9 @@ const REDACTED: &str = "https://hooks.zapier.com/hooks/standard/123456/***/";
 fn event() -> Value {
     json!({
         "id": "evt_01JHX3Y6Z8",
-        "event": "conversation.closed",
+        "event": "message.received",
         "occurredAt": "2025-01-15T10:30:00Z",
-        "data": {"conversationId": "conv_01JHX3", "closedBy": "agent"}
+        "data": {"conversationId": "conv_01JHX3", "text": "Where is my order?"}
     })
 }
 
@@ -173,17 +173,17 @@ async fn the_allow_list_applies_to_deliveries() {
 fn the_host_side_types_round_trip() {
     let request: bacon_plugin_zapier::SubscribeRequest = serde_json::from_value(json!({
         "target_url": "https://hooks.zapier.com/hooks/standard/123/abc/",
-        "event": "conversation.closed"
+        "event": "message.received"
     }))
     .unwrap();
     let subscription = request.parse().unwrap();
-    assert_eq!(subscription.event, "conversation.closed");
+    assert_eq!(subscription.event, "message.received");
     let response = serde_json::to_value(bacon_plugin_zapier::SubscribeResponse { id: "sub_123".into() }).unwrap();
     assert_eq!(response, json!({"id": "sub_123"}));
     let samples = bacon_plugin_zapier::sample_list("message.received", Vec::new(), 3).unwrap();
     assert!(samples[0]["id"].as_str().is_some_and(|id| !id.is_empty()));
     assert_eq!(
         bacon_plugin_zapier::events().iter().map(|e| e.name).collect::<Vec<_>>(),
-        ["conversation.closed", "message.received", "run.succeeded", "run.failed"]
+        ["message.received", "run.succeeded", "run.failed", "run.cancelled"]
     );
 }

@@ -10,8 +10,8 @@ use bacon_tests::app::spawn_app_with;
 use bacon_tests::{TestApp, backend_test, logs, postgres, wait};
 use serde_json::{Value, json};
 
-const HOOKS: &str = "/v1/plugins/bacon-plugin-zapier/hooks";
-const TARGET_PATH: &str = "/hooks/standard/123456/a1b2c3d4e5/";
+pub(super) const HOOKS: &str = "/v1/plugins/bacon-plugin-zapier/hooks";
+pub(super) const TARGET_PATH: &str = "/hooks/standard/123456/a1b2c3d4e5/";
 
 async fn run_to_end(app: &TestApp, flow: &str) -> String {
     let reply = app.post(&format!("/v1/flows/{flow}/runs"), &app.tenant_key, json!({"input": {}})).await;
@@ -25,7 +25,7 @@ async fn run_to_end(app: &TestApp, flow: &str) -> String {
     run
 }
 
-async fn received(zapier: &MockServer) -> Vec<Value> {
+pub(super) async fn received(zapier: &MockServer) -> Vec<Value> {
     zapier
         .received_requests()
         .await

@@ -14,13 +14,13 @@ use serde_json::{Value, json};
 
 const PUBLIC_URL: &str = "https://bacon.example.com";
 
-fn hmac_b64<M: Mac + KeyInit>(key: &str, data: &[u8]) -> String {
+pub(super) fn hmac_b64<M: Mac + KeyInit>(key: &str, data: &[u8]) -> String {
     let mut mac = <M as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(data);
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-fn flow_with_trigger(trigger: Value, then: Vec<Value>) -> Value {
+pub(super) fn flow_with_trigger(trigger: Value, then: Vec<Value>) -> Value {
     let mut nodes = vec![json!({"id": "start", "type": "trigger", "config": trigger})];
     nodes.extend(then);
     nodes.push(json!({"id": "done", "type": "end", "config": {}}));
@@ -32,14 +32,14 @@ fn flow_with_trigger(trigger: Value, then: Vec<Value>) -> Value {
     json!({"nodes": nodes, "edges": edges})
 }
 
-async fn create_flow(app: &TestApp, graph: Value) -> String {
+pub(super) async fn create_flow(app: &TestApp, graph: Value) -> String {
     let flow = app.post("/v1/flows", &app.tenant_key, json!({"name": "triggered", "graph": graph})).await;
     assert_eq!(flow.status, 201, "{}", flow.text);
     flow.json["id"].as_str().unwrap().to_string()
 }
 
 /// POSTs raw bytes to a hook path (as a vendor would: no API key).
-async fn deliver(app: &TestApp, hook_path: &str, headers: &[(&str, String)], body: Vec<u8>) -> Reply {
+pub(super) async fn deliver(app: &TestApp, hook_path: &str, headers: &[(&str, String)], body: Vec<u8>) -> Reply {
     let mut request = app.client.post(app.url(hook_path)).body(body);
     for (name, value) in headers {
         request = request.header(*name, value);
@@ -47,11 +47,11 @@ async fn deliver(app: &TestApp, hook_path: &str, headers: &[(&str, String)], bod
     read(request.send().await.unwrap()).await
 }
 
-async fn runs_of(app: &TestApp, flow: &str) -> Vec<Value> {
+pub(super) async fn runs_of(app: &TestApp, flow: &str) -> Vec<Value> {
     app.get(&format!("/v1/runs?flowId={flow}"), &app.tenant_key).await.json["items"].as_array().unwrap().clone()
 }
 
-async fn succeeded_runs(app: &TestApp, flow: &str, count: usize) -> Vec<Value> {
+pub(super) async fn succeeded_runs(app: &TestApp, flow: &str, count: usize) -> Vec<Value> {
     wait::until(&format!("{count} succeeded run(s)"), Duration::from_secs(30), || async {
         let runs = runs_of(app, flow).await;
         (runs.len() == count && runs.iter().all(|r| r["status"] == "succeeded")).then_some(runs)
@@ -289,42 +289,62 @@ db_test!(
     }
 );
 
+/// A HubSpot delivery of `events` signed (v3) with `secret` at `sent`, as HubSpot signs it.
+fn hubspot_delivery(
+    secret: &str,
+    hook_url: &str,
+    events: Value,
+    sent: std::time::SystemTime,
+) -> (Vec<(&'static str, String)>, Vec<u8>) {
+    let body = serde_json::to_vec(&events).unwrap();
+    let timestamp = sent.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
+    let mut message = b"POST".to_vec();
+    message.extend_from_slice(hook_url.as_bytes());
+    message.extend_from_slice(&body);
+    message.extend_from_slice(timestamp.as_bytes());
+    let signature = hmac_b64::<Hmac<sha2::Sha256>>(secret, &message);
+    let headers = vec![
+        ("content-type", "application/json".to_string()),
+        ("x-hubspot-request-timestamp", timestamp),
+        ("x-hubspot-signature-v3", signature),
+    ];
+    (headers, body)
+}
+
+fn hubspot_event(event_id: u64, subscription_type: &str) -> Value {
+    json!({"eventId": event_id, "subscriptionId": 1, "portalId": 62515, "occurredAt": 1_736_585_999_000u64,
+        "subscriptionType": subscription_type, "attemptNumber": 0, "objectId": 123, "changeSource": "CRM"})
+}
+
+/// A flow started by HubSpot's `contact_created`, activated: its id and hook URL.
+async fn hubspot_flow(app: &TestApp, secret: &str) -> (String, String) {
+    let key = &app.tenant_key;
+    let put = app
+        .put(
+            "/v1/plugins/bacon-plugin-hubspot/settings",
+            key,
+            json!({"accessToken": "pat-na1-x", "clientSecret": secret}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let trigger = json!({"kind": "plugin", "pluginId": "bacon-plugin-hubspot", "triggerKey": "contact_created"});
+    let flow = create_flow(app, flow_with_trigger(trigger, vec![])).await;
+    let activated = app.post(&format!("/v1/flows/{flow}/activate"), key, json!({})).await;
+    assert_eq!(activated.status, 200, "{}", activated.text);
+    (flow, activated.json["hookUrl"].as_str().unwrap().to_string())
+}
+
 db_test!(
     async fn a_hubspot_delivery_older_than_five_minutes_is_refused(app) {
         let key = app.tenant_key.clone();
         let secret = "5d8e2b1c-0a7f-4c3e-9b6d-1f2e3a4b5c6d";
-        let put = app
-            .put("/v1/plugins/bacon-plugin-hubspot/settings", &key, json!({"accessToken": "pat-na1-x", "clientSecret": secret}))
-            .await;
-        assert_eq!(put.status, 200, "{}", put.text);
-        let trigger = json!({"kind": "plugin", "pluginId": "bacon-plugin-hubspot", "triggerKey": "contact_created"});
-        let flow = create_flow(&app, flow_with_trigger(trigger, vec![])).await;
-        let activated = app.post(&format!("/v1/flows/{flow}/activate"), &key, json!({})).await;
-        assert_eq!(activated.status, 200, "{}", activated.text);
-        let hook_url = activated.json["hookUrl"].as_str().unwrap().to_string();
+        let (flow, hook_url) = hubspot_flow(&app, secret).await;
         let hook = &hook_url[hook_url.find("/hooks/").unwrap()..];
-        let signed = |event_id: u64, sent: std::time::SystemTime| {
-            let body = serde_json::to_vec(&json!([{"eventId": event_id, "subscriptionId": 1, "portalId": 62515,
-                "occurredAt": 1_736_585_999_000u64, "subscriptionType": "contact.creation", "attemptNumber": 0,
-                "objectId": 123, "changeSource": "CRM"}]))
-            .unwrap();
-            let timestamp = sent.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
-            let mut message = b"POST".to_vec();
-            message.extend_from_slice(hook_url.as_bytes());
-            message.extend_from_slice(&body);
-            message.extend_from_slice(timestamp.as_bytes());
-            let signature = hmac_b64::<Hmac<sha2::Sha256>>(secret, &message);
-            let headers = vec![
-                ("content-type", "application/json".to_string()),
-                ("x-hubspot-request-timestamp", timestamp),
-                ("x-hubspot-signature-v3", signature),
-            ];
-            (headers, body)
-        };
         let now = std::time::SystemTime::now();
-        let (headers, body) = signed(1, now - Duration::from_secs(6 * 60));
-        deliver(&app, hook, &headers, body).await.assert_problem(401, "delivery_refused");
-        let (headers, body) = signed(2, now);
+        let stale = json!([hubspot_event(1, "contact.creation")]);
+        let (headers, body) = hubspot_delivery(secret, &hook_url, stale, now - Duration::from_secs(6 * 60));
+        deliver(&app, hook, &headers, body).await.assert_problem(401, "delivery_expired");
+        let (headers, body) = hubspot_delivery(secret, &hook_url, json!([hubspot_event(2, "contact.creation")]), now);
         let fresh = deliver(&app, hook, &headers, body).await;
         assert_eq!(fresh.json["status"], "accepted", "{}", fresh.text);
         let runs = succeeded_runs(&app, &flow, 1).await;
@@ -334,46 +354,29 @@ db_test!(
 );
 
 db_test!(
-    async fn a_signed_webhook_trigger_refuses_unsigned_or_forged_deliveries(app) {
-        let key = app.tenant_key.clone();
-        let flow = create_flow(&app, flow_with_trigger(json!({"kind": "webhook", "signed": true}), vec![])).await;
-        let activated = app.post(&format!("/v1/flows/{flow}/activate"), &key, json!({})).await;
-        assert_eq!(activated.status, 200, "{}", activated.text);
-        let secret = activated.json["signingSecret"].as_str().unwrap().to_string();
-        assert!(secret.starts_with("whsec_"));
-        let again = app.post(&format!("/v1/flows/{flow}/activate"), &key, json!({})).await;
-        assert_eq!(again.json["signingSecret"], Value::Null, "the secret is shown once");
-        assert!(!app.get(&format!("/v1/flows/{flow}"), &key).await.text.contains(&secret));
-        let url = activated.json["hookUrl"].as_str().unwrap();
-        let hook = &url[url.find("/hooks/").unwrap()..];
-        let body = br#"{"orderId": 8}"#.to_vec();
-        let sign = |secret: &str| {
-            let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
-            mac.update(&body);
-            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-        };
-        let json_type = ("content-type", "application/json".to_string());
-        deliver(&app, hook, std::slice::from_ref(&json_type), body.clone()).await.assert_problem(401, "delivery_refused");
-        let forged = vec![json_type.clone(), ("x-bacon-signature", sign("whsec_guess"))];
-        deliver(&app, hook, &forged, body.clone()).await.assert_problem(401, "delivery_refused");
-        let signed = vec![json_type, ("x-bacon-signature", sign(&secret))];
-        let accepted = deliver(&app, hook, &signed, body.clone()).await;
-        assert_eq!(accepted.json["status"], "accepted", "{}", accepted.text);
-        succeeded_runs(&app, &flow, 1).await;
-
-        // An active flow's trigger cannot change under it (409); other edits save.
-        let unsigned = flow_with_trigger(json!({"kind": "webhook"}), vec![]);
-        let changed = app.put(&format!("/v1/flows/{flow}"), &key, json!({"name": "triggered", "graph": unsigned})).await;
-        changed.assert_problem(409, "flow_active");
-        let same = flow_with_trigger(json!({"kind": "webhook", "signed": true}), vec![]);
-        let renamed = app.put(&format!("/v1/flows/{flow}"), &key, json!({"name": "renamed", "graph": same})).await;
-        assert_eq!(renamed.status, 200, "{}", renamed.text);
-
-        // Two activations at once: one trigger, the same hook URL for both callers.
-        let twice = create_flow(&app, flow_with_trigger(json!({"kind": "webhook"}), vec![])).await;
-        let path = format!("/v1/flows/{twice}/activate");
-        let (a, b) = tokio::join!(app.post(&path, &key, json!({})), app.post(&path, &key, json!({})));
-        assert_eq!((a.status, b.status), (200, 200), "{} {}", a.text, b.text);
-        assert_eq!(a.json["hookUrl"], b.json["hookUrl"]);
+    async fn a_signed_hubspot_batch_of_other_subscription_types_is_acknowledged_and_starts_nothing(app) {
+        let secret = "5d8e2b1c-0a7f-4c3e-9b6d-1f2e3a4b5c6d";
+        let (flow, hook_url) = hubspot_flow(&app, secret).await;
+        let hook = &hook_url[hook_url.find("/hooks/").unwrap()..];
+        let now = std::time::SystemTime::now();
+        // The app's one target URL also gets its other subscriptions: HubSpot must not retry them.
+        let others = json!([hubspot_event(3, "contact.propertyChange"), hubspot_event(4, "contact.deletion")]);
+        let (headers, body) = hubspot_delivery(secret, &hook_url, others.clone(), now);
+        let ignored = deliver(&app, hook, &headers, body).await;
+        assert_eq!((ignored.status, ignored.json["status"].as_str()), (200, Some("ignored")), "{}", ignored.text);
+        // Only an authentic one is acknowledged: the same batch under a guessed secret is a forgery.
+        let (headers, body) = hubspot_delivery("guessed", &hook_url, others, now);
+        deliver(&app, hook, &headers, body).await.assert_problem(401, "delivery_refused");
+        let (headers, body) = hubspot_delivery(secret, &hook_url, json!([hubspot_event(5, "contact.creation")]), now);
+        let created = deliver(&app, hook, &headers, body).await;
+        assert_eq!(created.json["status"], "accepted", "{}", created.text);
+        let runs = succeeded_runs(&app, &flow, 1).await;
+        let run = app.get(&format!("/v1/runs/{}", runs[0]["id"].as_str().unwrap()), &app.tenant_key).await;
+        assert_eq!(run.json["trigger"]["eventIds"], json!(["5"]), "{}", run.text);
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(
+            metrics.contains(r#"bacon_inbound_deliveries_total{plugin="bacon-plugin-hubspot",outcome="ignored"} 1"#),
+            "{metrics}"
+        );
     }
 );

@@ -122,8 +122,9 @@ pub struct TriggerNodeConfig {
     pub cron: Option<String>,
     /// For `schedule` triggers: an IANA time zone (default `UTC`).
     pub timezone: Option<String>,
-    /// For `webhook` triggers: deliveries must carry `X-Bacon-Signature: sha256=<hex HMAC-SHA256 of
-    /// the body>` with the signing secret the activation returns once.
+    /// For `webhook` triggers: deliveries must be signed with the secret the activation returns
+    /// once: `X-Bacon-Timestamp` (Unix seconds, within 5 minutes) and `X-Bacon-Signature:
+    /// v1=<hex HMAC-SHA256 of v1:{timestamp}:{body}>`; a replay of a signature starts nothing.
     pub signed: Option<bool>,
 }
 

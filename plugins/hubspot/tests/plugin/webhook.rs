@@ -186,7 +186,7 @@ fn a_batch_keeps_its_contact_creations_under_one_delivery_id() {
 }
 
 #[test]
-fn deliveries_of_another_portal_or_without_contact_creations_are_refused() {
+fn deliveries_of_another_portal_are_refused_and_signed_ones_without_contact_creations_hold_no_event() {
     let mut foreign = event(1, 123, "contact.creation");
     foreign["portalId"] = json!(99999);
     let body = body_of(&[foreign]);
@@ -196,10 +196,10 @@ fn deliveries_of_another_portal_or_without_contact_creations_are_refused() {
     let result = ContactCreated.verify_at(&settings(), &signed(SECRET, &body, SENT_MS), at(SENT_MS));
     assert_eq!(
         result,
-        Err(VerifyError::Malformed(
-            "the delivery holds no `contact.creation` event (it holds: contact.propertyChange)".into()
-        ))
+        Err(VerifyError::NoEvent("no `contact.creation` event (it holds: contact.propertyChange)".into()))
     );
+    let forged = delivery(HOOK, &body, &SENT_MS.to_string(), Some(sign("guess", "POST", HOOK, &body, "0")));
+    assert_eq!(ContactCreated.verify_at(&settings(), &forged, at(SENT_MS)), Err(VerifyError::BadSignature));
     let not_an_array = br#"{"eventId":1}"#;
     let result = ContactCreated.verify_at(&settings(), &signed(SECRET, not_an_array, SENT_MS), at(SENT_MS));
     assert!(matches!(result, Err(VerifyError::Malformed(_))));

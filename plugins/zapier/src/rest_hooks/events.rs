@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 pub struct RestHookPayload {
     /// Unique per event (`evt_…`); the same on every redelivery of that event.
     pub id: String,
-    /// The event name: `conversation.closed`, `run.failed`, …
+    /// The event name: `message.received`, `run.failed`, …
     pub event: String,
     /// When the event happened, RFC 3339 in UTC.
     pub occurred_at: String,
@@ -40,22 +40,11 @@ fn event(name: &'static str, description: &'static str, data: Value) -> RestHook
     RestHookEvent { name, description, sample }
 }
 
-/// Every event Zapier may subscribe to, with a sample payload each.
+/// Every event Zapier may subscribe to, with a sample payload each: only events the host
+/// publishes (`message.received` from an inbound channel message, `run.*` from a run's end or
+/// cancel), so a Zap turned on here does fire. Add one here together with its `publish` call.
 pub fn events() -> Vec<RestHookEvent> {
     vec![
-        event(
-            "conversation.closed",
-            "A conversation was closed by the bot, an agent or a timeout.",
-            json!({
-                "conversationId": "conv_sample",
-                "botId": "bot_sample",
-                "channel": "whatsapp",
-                "closedBy": "agent",
-                "messageCount": 6,
-                "openedAt": "2025-01-15T10:02:11Z",
-                "closedAt": "2025-01-15T10:30:00Z",
-            }),
-        ),
         event(
             "message.received",
             "A user sent a message to a bot.",
@@ -90,6 +79,19 @@ pub fn events() -> Vec<RestHookEvent> {
                 "status": "failed",
                 "failedStep": "step_sample",
                 "error": {"kind": "permanent", "message": "the vendor answered 404 Not Found"},
+                "startedAt": "2025-01-15T10:29:58Z",
+                "finishedAt": "2025-01-15T10:30:00Z",
+            }),
+        ),
+        event(
+            "run.cancelled",
+            "A flow run was cancelled before it finished.",
+            json!({
+                "runId": "run_sample",
+                "flowId": "flow_sample",
+                "flowVersion": 1,
+                "status": "cancelled",
+                "error": null,
                 "startedAt": "2025-01-15T10:29:58Z",
                 "finishedAt": "2025-01-15T10:30:00Z",
             }),
@@ -143,7 +145,7 @@ mod tests {
     fn events_have_unique_names_and_matching_samples() {
         let events = events();
         let names = event_names();
-        assert_eq!(names, ["conversation.closed", "message.received", "run.succeeded", "run.failed"]);
+        assert_eq!(names, ["message.received", "run.succeeded", "run.failed", "run.cancelled"]);
         let ids: std::collections::HashSet<_> = events.iter().map(|e| e.sample.id.clone()).collect();
         assert_eq!(ids.len(), events.len());
         for e in &events {

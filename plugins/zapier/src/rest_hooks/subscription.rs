@@ -8,7 +8,7 @@ use crate::hook_url::{HookUrlError, RestHookTarget};
 use crate::rest_hooks::events::{event_names, find_event};
 
 /// `POST /v1/plugins/bacon-plugin-zapier/hooks` body:
-/// `{"target_url": "https://hooks.zapier.com/hooks/standard/…", "event": "conversation.closed"}`.
+/// `{"target_url": "https://hooks.zapier.com/hooks/standard/…", "event": "message.received"}`.
 /// Other fields (added by a Zapier `pre_subscribe`) are ignored.
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SubscribeRequest {
@@ -107,12 +107,12 @@ mod tests {
     fn a_valid_request_parses() {
         let sub = request(json!({
             "target_url": "https://hooks.zapier.com/hooks/standard/123/abc/",
-            "event": "conversation.closed",
+            "event": "message.received",
             "extra": "ignored",
         }))
         .parse()
         .unwrap();
-        assert_eq!(sub.event, "conversation.closed");
+        assert_eq!(sub.event, "message.received");
         assert_eq!(sub.target_url.expose(), "https://hooks.zapier.com/hooks/standard/123/abc/");
         assert_eq!(format!("{:?}", sub.target), "https://hooks.zapier.com/hooks/standard/123/***/");
         assert!(!format!("{sub:?}").contains("abc"));
@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(err.pointer(), "/event");
         assert_eq!(
             err.to_string(),
-            "`event` `order.created` is not one of: conversation.closed, message.received, run.succeeded, run.failed"
+            "`event` `order.created` is not one of: message.received, run.succeeded, run.failed, run.cancelled"
         );
     }
 
