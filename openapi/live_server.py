@@ -33,8 +33,10 @@ def plugin_ids(binary: str) -> list[str]:
 
 
 def loopback_only_env(binary: str) -> dict[str, str]:
-    """`BACON_PLUGIN_<NAME>__ALLOWED_HOSTS=127.0.0.1` for every plugin, plus a dead proxy."""
+    """`BACON_PLUGIN_<NAME>__ALLOWED_HOSTS=127.0.0.1` for every plugin, loopback opened to plugins
+    (the egress policy refuses it by default), plus a dead proxy."""
     env = {"HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY, "ALL_PROXY": DEAD_PROXY}
+    env["BACON_EGRESS__ALLOW_INTERNAL"] = "127.0.0.1/32"
     env |= {"http_proxy": DEAD_PROXY, "https_proxy": DEAD_PROXY, "all_proxy": DEAD_PROXY}
     env |= {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     for plugin_id in plugin_ids(binary):

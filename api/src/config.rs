@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bacon_engine::database::{DatabaseOptions, SqliteDurability};
 use bacon_plugin_sdk::Secret;
+use bacon_plugin_sdk::egress::{EgressPolicy, InvalidRange};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,45 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub workers: WorkersConfig,
     pub plugins: PluginsConfig,
+    pub egress: EgressConfig,
+}
+
+/// Where plugins' outbound requests may go. Public addresses always; loopback, link-local,
+/// private, multicast, unspecified and reserved addresses only in the ranges opened here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EgressConfig {
+    /// Internal ranges plugins may reach, as CIDR ranges or addresses (`10.1.2.0/24`,
+    /// `127.0.0.1`). In the environment, a comma-separated list:
+    /// `BACON_EGRESS__ALLOW_INTERNAL=10.1.2.0/24,127.0.0.1/32`.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub allow_internal: Vec<String>,
+}
+
+impl EgressConfig {
+    /// The policy every plugin's HTTP client gets.
+    ///
+    /// # Errors
+    /// When an entry is neither an address nor a CIDR range.
+    pub fn policy(&self) -> Result<EgressPolicy, InvalidRange> {
+        EgressPolicy::allowing(&self.allow_internal)
+    }
+}
+
+/// A list, or one string of comma-separated items (as environment variables give it).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCommas {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match ListOrCommas::deserialize(deserializer)? {
+        ListOrCommas::List(list) => list,
+        ListOrCommas::Commas(text) => {
+            text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+        }
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -150,6 +190,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             workers: WorkersConfig::default(),
             plugins: PluginsConfig::default(),
+            egress: EgressConfig::default(),
         }
     }
 }
@@ -219,6 +260,26 @@ mod tests {
             jail.set_env("BACON_HTTP__BINDD", "x");
             let err = Config::load(Path::new("missing.toml")).expect_err("typo must fail");
             assert!(err.to_string().contains("bindd"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn internal_ranges_are_closed_by_default_and_opened_from_a_file_or_the_environment() {
+        assert!(Config::default().egress.allow_internal.is_empty());
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bacon.toml", "[egress]\nallow_internal = [\"10.1.2.0/24\"]\n")?;
+            let config = Config::load(Path::new("bacon.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(config.egress.allow_internal, ["10.1.2.0/24"]);
+            jail.set_env("BACON_EGRESS__ALLOW_INTERNAL", "127.0.0.1/32, ::1/128");
+            let config = Config::load(Path::new("bacon.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(config.egress.allow_internal, ["127.0.0.1/32", "::1/128"]);
+            let policy = config.egress.policy().map_err(|e| e.to_string())?;
+            assert_eq!(policy.open_ranges().len(), 2);
+            jail.set_env("BACON_EGRESS__ALLOW_INTERNAL", "10.0.0.0/8,intranet");
+            let config = Config::load(Path::new("bacon.toml")).map_err(|e| e.to_string())?;
+            let err = config.egress.policy().expect_err("not a range");
+            assert!(err.to_string().contains("`intranet`"), "{err}");
             Ok(())
         });
     }

@@ -304,7 +304,12 @@ pub fn load_plugins(
         .base_urls
         .iter()
         .map(|(id, url)| (format!("BACON_PLUGIN_{}__BASE_URL", env_name(id)), url.clone()));
-    let loader = PluginLoader::new(PluginOverrides::from_vars(configured.chain(std::env::vars())));
+    let egress = config.egress.policy().context("the egress setting is invalid")?;
+    if !egress.open_ranges().is_empty() {
+        let ranges: Vec<String> = egress.open_ranges().iter().map(ToString::to_string).collect();
+        tracing::info!(ranges = %ranges.join(","), "Plugins may reach these internal ranges.");
+    }
+    let loader = PluginLoader::new(PluginOverrides::from_vars(configured.chain(std::env::vars()))).with_egress(egress);
     let report = loader.load_all(factories);
     for fault in &report.faults {
         tracing::warn!(plugin.id = %fault.plugin_id, pointer = %fault.pointer, "Plugin left out: {}", fault.message);

@@ -120,7 +120,7 @@ pub struct SkippedEnricher {
     pub plugin_id: String,
     /// A stable code: `timed_out`, `not_configured`, `secret_unavailable`, `panicked`,
     /// `output_too_large`, `store_error`, or the plugin's error kind (`retryable`,
-    /// `rate_limited`, `permanent`, `invalid_input`, `unauthorized`).
+    /// `rate_limited`, `permanent`, `invalid_input`, `unauthorized`, `egress_refused`).
     pub reason: String,
     /// What happened, for a human; secrets scrubbed.
     pub message: String,

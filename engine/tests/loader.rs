@@ -57,12 +57,17 @@ fn bad_version() -> PluginDefinition {
     def
 }
 
-const FACTORIES: [PluginFactory; 5] = [
+fn bad_tenant_hosts() -> PluginDefinition {
+    base("bacon-plugin-badhosts").tenant_allowed_hosts("allowedHosts")
+}
+
+const FACTORIES: [PluginFactory; 6] = [
     PluginFactory { id: "bacon-plugin-good", build: good },
     PluginFactory { id: "bacon-plugin-badschema", build: invalid_schema },
     PluginFactory { id: "bacon-plugin-baddefault", build: bad_default },
     PluginFactory { id: "bacon-plugin-badformat", build: bad_format },
     PluginFactory { id: "bacon-plugin-badversion", build: bad_version },
+    PluginFactory { id: "bacon-plugin-badhosts", build: bad_tenant_hosts },
 ];
 
 #[test]
@@ -79,6 +84,7 @@ fn faulty_plugins_are_reported_with_id_and_pointer_while_others_load() {
             ("bacon-plugin-baddefault".into(), "/settingsSchema/properties/retries/default".into()),
             ("bacon-plugin-badformat".into(), "/settingsSchema/properties/contact/default".into()),
             ("bacon-plugin-badversion".into(), "/version".into()),
+            ("bacon-plugin-badhosts".into(), "/tenantHostsSetting".into()),
         ]
     );
     assert!(report.faults[2].message.contains("email"), "{}", report.faults[2].message);

@@ -43,7 +43,12 @@ impl TestApp {
     }
 }
 
-/// The configuration a test server starts with: a temporary data dir and port 0.
+/// Internal ranges a test server opens: loopback, where the wiremock vendors listen. Tests of the
+/// egress policy itself clear it (`config.egress.allow_internal.clear()`).
+pub const TEST_ALLOW_INTERNAL: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+
+/// The configuration a test server starts with: a temporary data dir, port 0, and loopback
+/// opened to plugins ([`TEST_ALLOW_INTERNAL`]).
 pub fn test_config(data_dir: &std::path::Path, database_url: String, admin_key: &str) -> Config {
     let mut config = Config {
         data_dir: data_dir.to_path_buf(),
@@ -53,6 +58,7 @@ pub fn test_config(data_dir: &std::path::Path, database_url: String, admin_key: 
         ..Config::default()
     };
     config.http.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.egress.allow_internal = TEST_ALLOW_INTERNAL.iter().map(|r| r.to_string()).collect();
     config
 }
 

@@ -55,7 +55,9 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `bacon-server <args>` in `cwd` with only the given `BACON_*` variables set.
+    /// Starts `bacon-server <args>` in `cwd` with only the given `BACON_*` variables set, and
+    /// loopback opened to plugins (wiremock vendors listen there) unless `env` sets
+    /// `BACON_EGRESS__ALLOW_INTERNAL` itself.
     ///
     /// # Panics
     /// When the process cannot be started.
@@ -68,6 +70,7 @@ impl ServerProcess {
             }
         }
         command.env("BACON_LOG_FORMAT", "plain");
+        command.env("BACON_EGRESS__ALLOW_INTERNAL", crate::app::TEST_ALLOW_INTERNAL.join(","));
         for (key, value) in env {
             command.env(key, value);
         }

@@ -84,6 +84,20 @@ async fn huge(_: ActionContext, _: TestkitSettings, _: NoInput) -> Result<String
     Ok("x".repeat(50 * 1024 * 1024))
 }
 
+/// The status the operator's base URL answered.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Fetched {
+    pub status: u16,
+}
+
+/// GETs the operator's base URL for this plugin with the host's client, as a vendor plugin
+/// calls its vendor: the client's allow-list and egress policy are the host's, not the plugin's.
+async fn call_vendor(ctx: ActionContext, _: TestkitSettings, _: NoInput) -> Result<Fetched, ActionError> {
+    let url = ctx.base_url_or("https://vendor.invalid");
+    let response = ctx.http.send(ctx.http.request(reqwest::Method::GET, &url)?).await?;
+    Ok(Fetched { status: response.status().as_u16() })
+}
+
 async fn test_connection(_: ActionContext, _: TestkitSettings, _: NoInput) -> Result<ConnectionStatus, ActionError> {
     Ok(ConnectionStatus { ok: true, message: "testkit is always reachable".into(), details: json!({}) })
 }
@@ -113,6 +127,7 @@ pub fn definition() -> PluginDefinition {
                 .with_timeout(Duration::from_millis(400)),
         )
         .action(action("test_connection", "Always ok.", test_connection).with_retry(RetryPolicy::None))
+        .action(action("call_vendor", "GETs the operator's base URL.", call_vendor).with_retry(RetryPolicy::None))
 }
 
 pub fn factory() -> PluginFactory {

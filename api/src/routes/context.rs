@@ -82,7 +82,7 @@ pub struct SkippedEnricher {
     pub plugin_id: String,
     /// `timed_out`, `not_configured`, `secret_unavailable`, `panicked`, `output_too_large`,
     /// `store_error`, or the plugin's error kind (`retryable`, `rate_limited`, `permanent`,
-    /// `invalid_input`, `unauthorized`).
+    /// `invalid_input`, `unauthorized`, `egress_refused`).
     pub reason: String,
     /// What happened, secrets scrubbed.
     pub message: String,

@@ -387,8 +387,8 @@ pub enum InvocationStatus {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InvocationError {
-    /// `retryable`, `rate_limited`, `permanent`, `invalid_input`, `unauthorized`, `panicked`,
-    /// `timed_out`, `output_too_large`, `not_configured`, `secret_unavailable`.
+    /// `retryable`, `rate_limited`, `permanent`, `invalid_input`, `unauthorized`, `egress_refused`,
+    /// `panicked`, `timed_out`, `output_too_large`, `not_configured`, `secret_unavailable`.
     pub kind: String,
     pub message: String,
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bacon_plugin_sdk::PluginDefinition;
+use bacon_plugin_sdk::egress::EgressPolicy;
 use bacon_plugin_sdk::http::HttpClient;
 use bacon_plugin_sdk::schema::secret_fields;
 use serde_json::{Map, Value};
@@ -20,7 +21,8 @@ pub struct LoadedPlugin {
     pub secret_fields: Vec<String>,
     /// Effective defaults: each property's `default`, then the schema's top-level `default`.
     pub defaults: Map<String, Value>,
-    /// One connection pool per plugin; actions get it restricted to `allowed_hosts`.
+    /// One connection pool per plugin, restricted to `allowed_hosts` and the operator's egress
+    /// policy; actions get it through [`LoadedPlugin::client_for`].
     pub http: HttpClient,
 }
 
@@ -55,11 +57,12 @@ impl LoadedPlugin {
         allowed_hosts: Vec<String>,
         settings_validator: jsonschema::Validator,
         input_validators: HashMap<String, jsonschema::Validator>,
+        egress: EgressPolicy,
     ) -> Self {
         let secret_fields = secret_fields(&definition.settings_schema);
         let defaults = defaults_of(&definition.settings_schema);
         let timeout = definition.actions.iter().map(|a| a.timeout).max().unwrap_or(Duration::from_secs(30));
-        let http = HttpClient::new(&allowed_hosts, timeout);
+        let http = HttpClient::with_egress(&allowed_hosts, timeout, egress);
         Self {
             definition,
             base_url,
@@ -79,4 +82,22 @@ impl LoadedPlugin {
     pub fn is_secret(&self, field: &str) -> bool {
         self.secret_fields.iter().any(|f| f == field)
     }
+
+    /// The client an action of this tenant gets: the plugin's, narrowed to the tenant's own
+    /// host list when the plugin declares one (a missing or empty list allows nothing).
+    pub fn client_for(&self, settings: &Value) -> HttpClient {
+        match &self.definition.tenant_hosts_setting {
+            Some(property) => self.http.narrowed_to(&tenant_hosts(settings, property)),
+            None => self.http.clone(),
+        }
+    }
+}
+
+/// The strings of the settings property `property`.
+pub(crate) fn tenant_hosts(settings: &Value, property: &str) -> Vec<String> {
+    settings
+        .get(property)
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
 }

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bacon_plugin_sdk::PluginDefinition;
+use bacon_plugin_sdk::egress::EgressPolicy;
 use serde_json::{Value, json};
 
 use super::loaded::{LoadedPlugin, defaults_of};
@@ -27,6 +28,7 @@ pub struct LoadReport {
 /// Loads plugins; the same id loads once and is then served from the cache.
 pub struct PluginLoader {
     overrides: PluginOverrides,
+    egress: EgressPolicy,
     cache: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
 }
 
@@ -99,8 +101,15 @@ fn validate(
 }
 
 impl PluginLoader {
+    /// A loader whose plugins reach public addresses only.
     pub fn new(overrides: PluginOverrides) -> Self {
-        Self { overrides, cache: Mutex::new(HashMap::new()) }
+        Self { overrides, egress: EgressPolicy::public_only(), cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// Every plugin loaded from now on gets a client with the operator's `egress` policy.
+    pub fn with_egress(mut self, egress: EgressPolicy) -> Self {
+        self.egress = egress;
+        self
     }
 
     /// Loads one plugin: `Ok(None)` when an operator disabled it. A second call for the same id
@@ -148,14 +157,29 @@ impl PluginLoader {
             o.remove("default");
         }
         let (settings_validator, input_validators) = validate(&def)?;
+        if let Some(property) = &def.tenant_hosts_setting
+            && def.settings_schema["properties"].get(property).is_none()
+        {
+            return Err(fault(
+                &def.id,
+                "/tenantHostsSetting",
+                format!("the tenant's host list names no settings property (`{property}`)"),
+            ));
+        }
         let allowed_hosts = overrides.allowed_hosts.clone().unwrap_or_else(|| def.allowed_hosts.clone());
         let mut allowed_hosts = allowed_hosts;
         if let Some(base) = &overrides.base_url {
             // The operator pointed the plugin somewhere: that host is allowed.
             allowed_hosts.push(base.clone());
         }
-        let loaded =
-            Arc::new(LoadedPlugin::new(def, overrides.base_url, allowed_hosts, settings_validator, input_validators));
+        let loaded = Arc::new(LoadedPlugin::new(
+            def,
+            overrides.base_url,
+            allowed_hosts,
+            settings_validator,
+            input_validators,
+            self.egress.clone(),
+        ));
         let mut cache = self.cache.lock().map_err(|_| fault(factory.id, "", "the plugin cache is poisoned"))?;
         Ok(Some(cache.entry(factory.id.to_string()).or_insert(loaded).clone()))
     }

@@ -226,11 +226,30 @@ pub async fn put(
             },
         ),
     );
+    problems_found.extend(tenant_host_problems(plugin, &values));
     if !problems_found.is_empty() {
         return Err(SettingsError::Invalid(problems_found));
     }
     plugin_settings::upsert(db, tenant, plugin.id(), bot, values, own_secrets).await?;
     Ok(view(db, plugin, tenant, bot).await?)
+}
+
+/// Checks the tenant's own host list (when the plugin has one) against the operator's egress
+/// policy: a tenant list may only narrow the plugin's, so `*` and internal addresses the
+/// operator did not open are refused, each with a pointer to its entry. Only what this request
+/// sends is checked, so a bot's settings can still be saved under an older tenant row.
+fn tenant_host_problems(plugin: &LoadedPlugin, sent: &Map<String, Value>) -> Vec<FieldProblem> {
+    let Some(property) = &plugin.definition.tenant_hosts_setting else { return Vec::new() };
+    let Some(Value::Array(entries)) = sent.get(property) else { return Vec::new() };
+    let escaped = property.replace('~', "~0").replace('/', "~1");
+    entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, entry)| {
+            let message = plugin.http.egress().check_tenant_host(entry.as_str()?).err()?;
+            Some(FieldProblem { pointer: format!("/{escaped}/{i}"), message })
+        })
+        .collect()
 }
 
 /// Effective settings for an action, secrets resolved.

@@ -162,7 +162,7 @@ impl PluginRegistry {
             step_id: None,
             base_url: plugin.and_then(|p| p.base_url.clone()),
             http: plugin
-                .map(|p| p.http.clone())
+                .map(|p| p.client_for(&settings.values))
                 .unwrap_or_else(|| bacon_plugin_sdk::http::HttpClient::new(&[], std::time::Duration::from_secs(10))),
             settings: settings.values.clone(),
         })

@@ -2,7 +2,9 @@
 //!
 //! The operator's allow-list for this plugin is `*`; each tenant narrows it with
 //! `allowedHosts` in the plugin settings (empty by default, so nothing is reachable until a
-//! tenant says so). Requests carry `Idempotency-Key: <runId>:<stepId>` inside flows.
+//! tenant says so). The host checks that list when it is saved and narrows the client with it;
+//! internal addresses stay unreachable whatever a tenant lists (the host's egress policy).
+//! Requests carry `Idempotency-Key: <runId>:<stepId>` inside flows.
 
 mod request;
 mod settings;
@@ -26,6 +28,7 @@ pub fn definition() -> PluginDefinition {
     )
     .settings_default(json!({"allowedHosts": [], "defaultHeaders": {}, "healthPath": "/", "timeoutMs": 10000}))
     .allowed_hosts(&["*"])
+    .tenant_allowed_hosts("allowedHosts")
     .action(
         action("request", "Send one HTTP request and return its status, headers and body.", request::run)
             .with_retry(RetryPolicy::default()),

@@ -20,8 +20,10 @@ fn default_timeout_ms() -> u64 {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpSettings {
-    /// Hosts requests may go to: `api.example.com`, `*.example.com` (subdomains), `10.0.0.5:8080`
-    /// (that port only). Nothing is reachable until a host is listed here.
+    /// Hosts requests may go to: `api.example.com`, `*.example.com` (subdomains),
+    /// `api.example.com:8443` (that port only). Nothing is reachable until a host is listed
+    /// here. `*` is not accepted, and internal addresses (loopback, private, link-local) are
+    /// reachable only in ranges the server's operator opened.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     /// Prefix for relative request URLs (`/orders`), and the address `test_connection` checks.
@@ -42,7 +44,8 @@ pub struct HttpSettings {
 }
 
 impl HttpSettings {
-    /// The host's client narrowed to this tenant's allowed hosts.
+    /// The host's client narrowed to this tenant's allowed hosts (the host narrows it too; this
+    /// keeps the plugin correct when called directly, as in its own tests).
     pub fn client(&self, ctx: &ActionContext) -> HttpClient {
         ctx.http.narrowed_to(&self.allowed_hosts)
     }

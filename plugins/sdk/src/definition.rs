@@ -31,6 +31,10 @@ pub struct PluginDefinition {
     pub enricher: Option<Arc<dyn ContextEnricher>>,
     /// Host patterns the outbound client may reach (`*.myshopify.com`); operators may override.
     pub allowed_hosts: Vec<String>,
+    /// The settings property (a list of host patterns) by which a tenant narrows
+    /// `allowed_hosts`, if the plugin has one. The host checks it when settings are saved (no
+    /// `*`, no internal address the operator did not open) and narrows the client with it.
+    pub tenant_hosts_setting: Option<String>,
 }
 
 impl std::fmt::Debug for PluginDefinition {
@@ -57,6 +61,7 @@ impl PluginDefinition {
             channel: None,
             enricher: None,
             allowed_hosts: Vec::new(),
+            tenant_hosts_setting: None,
         }
     }
 
@@ -82,6 +87,13 @@ impl PluginDefinition {
 
     pub fn allowed_hosts(mut self, hosts: &[&str]) -> Self {
         self.allowed_hosts = hosts.iter().map(|h| h.to_string()).collect();
+        self
+    }
+
+    /// Names the settings property (an array of host patterns) by which each tenant narrows
+    /// [`PluginDefinition::allowed_hosts`]; see [`PluginDefinition::tenant_hosts_setting`].
+    pub fn tenant_allowed_hosts(mut self, property: &str) -> Self {
+        self.tenant_hosts_setting = Some(property.to_string());
         self
     }
 

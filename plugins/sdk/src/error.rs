@@ -22,6 +22,16 @@ pub enum ActionError {
     /// The credentials are wrong, expired or lack a scope.
     #[error("{message}")]
     Unauthorized { message: String },
+    /// The host's egress policy refused the destination (an internal address); nothing was
+    /// sent. Not retried: the address will not become public by waiting.
+    #[error("{message}")]
+    EgressRefused { message: String },
+}
+
+impl From<&crate::egress::EgressRefused> for ActionError {
+    fn from(refused: &crate::egress::EgressRefused) -> Self {
+        Self::EgressRefused { message: refused.to_string() }
+    }
 }
 
 impl ActionError {
@@ -55,7 +65,7 @@ impl ActionError {
     }
 
     /// A stable name for the kind of failure: `retryable`, `rate_limited`, `permanent`,
-    /// `invalid_input`, `unauthorized`.
+    /// `invalid_input`, `unauthorized`, `egress_refused`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Retryable { .. } => "retryable",
@@ -63,6 +73,7 @@ impl ActionError {
             Self::Permanent { .. } => "permanent",
             Self::InvalidInput { .. } => "invalid_input",
             Self::Unauthorized { .. } => "unauthorized",
+            Self::EgressRefused { .. } => "egress_refused",
         }
     }
 
@@ -73,7 +84,8 @@ impl ActionError {
             | Self::RateLimited { message, .. }
             | Self::Permanent { message }
             | Self::InvalidInput { message, .. }
-            | Self::Unauthorized { message } => message,
+            | Self::Unauthorized { message }
+            | Self::EgressRefused { message } => message,
         }
     }
 
@@ -85,6 +97,7 @@ impl ActionError {
             Self::Permanent { message } => Self::Permanent { message: f(&message) },
             Self::InvalidInput { message, pointer } => Self::InvalidInput { message: f(&message), pointer },
             Self::Unauthorized { message } => Self::Unauthorized { message: f(&message) },
+            Self::EgressRefused { message } => Self::EgressRefused { message: f(&message) },
         }
     }
 }

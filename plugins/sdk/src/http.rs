@@ -7,6 +7,10 @@
 //! Host names are resolved by [`Resolver`], so a name that does not resolve is told apart from
 //! a host that does not answer: it is `Retryable` after [`UNRESOLVED_RETRY_AFTER`] (a DNS record
 //! does not appear in a second; a synchronous call gives up at once instead of spinning).
+//!
+//! Every client carries an [`EgressPolicy`]: an IP-literal host is checked before connecting,
+//! and the resolver hands the connector only the resolved addresses the policy allows, so the
+//! connection goes to a checked address. A refusal is [`ActionError::EgressRefused`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +18,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 
+use crate::egress::{EgressPolicy, EgressRefused};
 use crate::error::ActionError;
 
 /// How long to wait before trying a host name that did not resolve again.
@@ -29,12 +34,22 @@ pub struct UnresolvedHost {
 
 /// Resolves host names with the system resolver (`getaddrinfo`, as reqwest's default does), with
 /// a typed error, and never asks the network about a name under `.invalid` (RFC 6761 6.4).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Resolver;
+/// Only the addresses its [`EgressPolicy`] allows are returned: they are all the connector sees.
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    policy: EgressPolicy,
+}
+
+impl Resolver {
+    pub fn new(policy: EgressPolicy) -> Self {
+        Self { policy }
+    }
+}
 
 impl reqwest::dns::Resolve for Resolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        let policy = self.policy.clone();
         Box::pin(async move {
             let unresolved = |reason: String| -> Box<dyn std::error::Error + Send + Sync> {
                 Box::new(UnresolvedHost { host: host.clone(), reason })
@@ -43,11 +58,13 @@ impl reqwest::dns::Resolve for Resolver {
                 return Err(unresolved("names under `.invalid` never resolve".into()));
             }
             let addresses = tokio::net::lookup_host((host.as_str(), 0)).await.map_err(|e| unresolved(e.to_string()))?;
-            let addresses: Vec<std::net::SocketAddr> = addresses.collect();
+            let addresses: Vec<std::net::IpAddr> = addresses.map(|a| a.ip()).collect();
             if addresses.is_empty() {
                 return Err(unresolved("no addresses".into()));
             }
-            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+            let allowed = policy.filter_resolved(&host, addresses)?;
+            // Port 0: the connector sets the URL's port.
+            Ok(Box::new(allowed.into_iter().map(|ip| std::net::SocketAddr::new(ip, 0))) as reqwest::dns::Addrs)
         })
     }
 }
@@ -64,12 +81,26 @@ impl HostPattern {
     pub fn parse(text: &str) -> Self {
         let text = text.trim().to_ascii_lowercase();
         let text = text.split("://").last().unwrap_or_default().trim_end_matches('/').to_string();
+        if !text.starts_with('[') && text.matches(':').count() > 1 {
+            // A bare IPv6 address: its last group is not a port.
+            return Self { host: text, port: None };
+        }
         match text.rsplit_once(':') {
             Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
                 Self { host: host.trim_matches(['[', ']']).to_string(), port: port.parse().ok() }
             }
             _ => Self { host: text.trim_matches(['[', ']']).to_string(), port: None },
         }
+    }
+
+    /// The host part, lower-case, without brackets (`*.myshopify.com`, `::1`).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether the pattern allows every host.
+    pub fn is_any(&self) -> bool {
+        self.host == "*"
     }
 
     pub fn matches(&self, url: &Url) -> bool {
@@ -91,18 +122,25 @@ impl HostPattern {
     }
 }
 
-/// An HTTP client restricted to an allow-list. Cheap to clone; clones share one connection pool.
+/// An HTTP client restricted to an allow-list and an [`EgressPolicy`]. Cheap to clone; clones
+/// share one connection pool.
 #[derive(Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
     allowed: Arc<Vec<HostPattern>>,
-    /// A second list a request must ALSO match (e.g. the tenant's own narrower list).
-    narrowed: Option<Arc<Vec<HostPattern>>>,
+    /// Further lists a request must ALSO match (e.g. the tenant's own narrower list): each
+    /// narrowing adds one, so a list can only take hosts away.
+    narrowed: Arc<Vec<Vec<HostPattern>>>,
+    egress: EgressPolicy,
 }
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpClient").field("allowed", &self.allowed).field("narrowed", &self.narrowed).finish()
+        f.debug_struct("HttpClient")
+            .field("allowed", &self.allowed)
+            .field("narrowed", &self.narrowed)
+            .field("egress", &self.egress)
+            .finish()
     }
 }
 
@@ -110,11 +148,21 @@ impl std::fmt::Debug for HttpClient {
 pub const USER_AGENT: &str = concat!("bacon/", env!("CARGO_PKG_VERSION"));
 
 impl HttpClient {
-    /// A client for `allowed` hosts with a total request `timeout`.
+    /// A client for `allowed` hosts with a total request `timeout`, reaching public addresses
+    /// only ([`EgressPolicy::public_only`]).
     ///
     /// # Panics
     /// When the TLS backend cannot initialise (no crypto provider installed): a start-up bug.
     pub fn new(allowed: &[String], timeout: Duration) -> Self {
+        Self::with_egress(allowed, timeout, EgressPolicy::public_only())
+    }
+
+    /// A client for `allowed` hosts with a total request `timeout`, reaching the addresses
+    /// `egress` allows. The host builds every plugin's client this way.
+    ///
+    /// # Panics
+    /// When the TLS backend cannot initialise (no crypto provider installed): a start-up bug.
+    pub fn with_egress(allowed: &[String], timeout: Duration, egress: EgressPolicy) -> Self {
         // One crypto library in the whole tree: ring. A no-op when a provider is installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let inner = reqwest::Client::builder()
@@ -122,26 +170,42 @@ impl HttpClient {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(USER_AGENT)
-            .dns_resolver(Arc::new(Resolver))
+            .dns_resolver(Arc::new(Resolver::new(egress.clone())))
             .build()
             .expect("the HTTP client builds (is a rustls crypto provider installed?)");
-        Self { inner, allowed: Arc::new(allowed.iter().map(|h| HostPattern::parse(h)).collect()), narrowed: None }
+        Self {
+            inner,
+            allowed: Arc::new(allowed.iter().map(|h| HostPattern::parse(h)).collect()),
+            narrowed: Arc::new(Vec::new()),
+            egress,
+        }
     }
 
-    /// The same client, further restricted to `hosts` (both lists must allow a request).
+    /// The same client, further restricted to `hosts` (every list must allow a request). A
+    /// narrowing list is a tenant's: `*` in it matches nothing, so it can never widen.
     pub fn narrowed_to(&self, hosts: &[String]) -> Self {
+        let list: Vec<HostPattern> = hosts.iter().map(|h| HostPattern::parse(h)).filter(|p| !p.is_any()).collect();
+        let mut narrowed = (*self.narrowed).clone();
+        narrowed.push(list);
         Self {
             inner: self.inner.clone(),
             allowed: self.allowed.clone(),
-            narrowed: Some(Arc::new(hosts.iter().map(|h| HostPattern::parse(h)).collect())),
+            narrowed: Arc::new(narrowed),
+            egress: self.egress.clone(),
         }
+    }
+
+    /// The addresses this client may reach.
+    pub fn egress(&self) -> &EgressPolicy {
+        &self.egress
     }
 
     /// Parses `url` and checks it against the allow-list.
     ///
     /// # Errors
     /// `InvalidInput` for a malformed URL or a scheme other than http(s); `Permanent` for a host
-    /// outside the allow-list (nothing is sent).
+    /// outside the allow-list; `EgressRefused` for an IP literal the egress policy refuses
+    /// (nothing is sent either way).
     pub fn check_url(&self, url: &str) -> Result<Url, ActionError> {
         let parsed = Url::parse(url).map_err(|e| ActionError::InvalidInput {
             message: format!("`{url}` is not a valid URL: {e}"),
@@ -155,11 +219,14 @@ impl HttpClient {
         }
         let host = parsed.host_str().unwrap_or_default().to_string();
         let allowed = self.allowed.iter().any(|p| p.matches(&parsed))
-            && self.narrowed.as_ref().is_none_or(|list| list.iter().any(|p| p.matches(&parsed)));
+            && self.narrowed.iter().all(|list| list.iter().any(|p| p.matches(&parsed)));
         if !allowed {
             return Err(ActionError::permanent(format!(
                 "host `{host}` is not in this plugin's allowed hosts; no request was sent"
             )));
+        }
+        if let Some(literal) = parsed.host() {
+            self.egress.check_host(&literal).map_err(|refused| ActionError::from(&refused))?;
         }
         Ok(parsed)
     }
@@ -201,6 +268,9 @@ impl HttpClient {
 }
 
 fn transport_error(err: reqwest::Error) -> ActionError {
+    if let Some(refused) = find_source::<EgressRefused>(&err) {
+        return ActionError::from(refused);
+    }
     if let Some(unresolved) = find_source::<UnresolvedHost>(&err) {
         return ActionError::Retryable { message: unresolved.to_string(), retry_after: Some(UNRESOLVED_RETRY_AFTER) };
     }
@@ -282,11 +352,24 @@ mod tests {
         assert!(!HostPattern::parse("127.0.0.1:8080").matches(&url("http://127.0.0.1:9090/")));
         assert!(HostPattern::parse("http://127.0.0.1").matches(&url("http://127.0.0.1:9090/")));
         assert!(HostPattern::parse("*").matches(&url("http://anything.example/")));
+        assert_eq!(HostPattern::parse("::1").host(), "::1");
+        assert!(HostPattern::parse("[::1]:8080").matches(&url("http://[::1]:8080/")));
+    }
+
+    #[test]
+    fn a_narrowing_list_only_takes_hosts_away() {
+        let client = HttpClient::new(&["*".into()], Duration::from_secs(5));
+        let tenant = client.narrowed_to(&["api.example.com".into(), "*".into()]);
+        assert!(tenant.check_url("https://api.example.com/x").is_ok());
+        assert_eq!(tenant.check_url("https://other.example/").unwrap_err().kind(), "permanent", "`*` widens nothing");
+        let again = tenant.narrowed_to(&["other.example".into()]);
+        assert_eq!(again.check_url("https://other.example/").unwrap_err().kind(), "permanent");
+        assert_eq!(again.check_url("https://api.example.com/").unwrap_err().kind(), "permanent");
     }
 
     #[tokio::test]
     async fn a_host_that_does_not_resolve_is_retried_after_a_minute_not_at_once() {
-        let client = HttpClient::new(&["*".into()], Duration::from_secs(5));
+        let client = HttpClient::with_egress(&["*".into()], Duration::from_secs(5), EgressPolicy::with_loopback());
         let request = client.request(Method::GET, "http://nowhere.invalid/").unwrap();
         let started = std::time::Instant::now();
         let err = client.send(request).await.unwrap_err();

@@ -8,6 +8,8 @@
 //! - [`context`]: [`ActionContext`], what a handler receives (tenant, bot, settings, HTTP client).
 //! - [`error`]: [`ActionError`], which tells the host whether and when to retry.
 //! - [`http`]: the outbound HTTP client that refuses hosts outside the allow-list.
+//! - [`egress`]: [`egress::EgressPolicy`], the internal addresses no plugin reaches unless the
+//!   operator opens them; the host applies it to every plugin's client.
 //! - [`signature`]: HMAC helpers and constant-time comparison for webhook verification.
 //! - [`trigger`], [`channel`], [`enrich`]: triggers, channel adapters, AI-context enrichers.
 //! - [`secret`]: [`Secret`], shown as `[REDACTED]` and in schemas as `writeOnly`.
@@ -19,6 +21,7 @@ pub mod action;
 pub mod channel;
 pub mod context;
 pub mod definition;
+pub mod egress;
 pub mod enrich;
 pub mod error;
 pub mod http;

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::context::{ActionContext, ContextParts};
 use crate::definition::PluginDefinition;
+use crate::egress::EgressPolicy;
 use crate::http::HttpClient;
 
 pub use wiremock;
@@ -99,6 +100,7 @@ fn is_semver(s: &str) -> bool {
 
 /// A context for calling an action directly in a test: `settings` as the host would resolve
 /// them, the plugin's base URL pointed at `base_url` (a mock server) and that host allowed.
+/// Loopback is open (mock servers listen on 127.0.0.1), as an operator would open it.
 pub fn context_for(def: &PluginDefinition, action: &str, settings: Value, base_url: &str) -> ActionContext {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut allowed = def.allowed_hosts.clone();
@@ -113,7 +115,7 @@ pub fn context_for(def: &PluginDefinition, action: &str, settings: Value, base_u
         run_id: None,
         step_id: None,
         base_url: Some(base_url.to_string()),
-        http: HttpClient::new(&allowed, Duration::from_secs(10)),
+        http: HttpClient::with_egress(&allowed, Duration::from_secs(10), EgressPolicy::with_loopback()),
         settings,
     })
 }

@@ -7,6 +7,7 @@ mod busy_outcome;
 mod channels;
 mod context;
 mod documentation;
+mod egress;
 mod flows;
 mod health;
 mod input;

@@ -68,7 +68,7 @@ impl PluginRegistry {
             run_id: None,
             step_id: None,
             base_url: plugin.base_url.clone(),
-            http: plugin.http.clone(),
+            http: plugin.client_for(&resolved.values),
             settings: resolved.values.clone(),
         });
         let task = tokio::spawn(async move { adapter.send_message(ctx, message).await });

@@ -150,7 +150,7 @@ impl PluginRegistry {
             run_id: request.run_id.clone(),
             step_id: request.step_id.clone(),
             base_url: plugin.base_url.clone(),
-            http: plugin.http.clone(),
+            http: plugin.client_for(&settings.values),
             settings: settings.values.clone(),
         });
         let conversation = request.conversation.clone();

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bacon_plugin_salesforce::definition;
 use bacon_plugin_sdk::context::ContextParts;
+use bacon_plugin_sdk::egress::EgressPolicy;
 use bacon_plugin_sdk::http::HttpClient;
 use bacon_plugin_sdk::testing::run_action;
 use bacon_plugin_sdk::testing::wiremock::matchers::{body_string, header, method, path};
@@ -177,7 +178,8 @@ fn context_without_base_url(def: &PluginDefinition, settings: Value, allowed: &[
         run_id: None,
         step_id: None,
         base_url: None,
-        http: HttpClient::new(allowed, Duration::from_secs(10)),
+        // Loopback open: the mock login and instance servers listen on 127.0.0.1.
+        http: HttpClient::with_egress(allowed, Duration::from_secs(10), EgressPolicy::with_loopback()),
         settings,
     })
 }

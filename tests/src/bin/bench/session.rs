@@ -44,6 +44,8 @@ impl<'a> Session<'a> {
         let env = vec![
             ("BACON_HTTP__BIND".to_string(), "127.0.0.1:0".to_string()),
             ("BACON_DATABASE__SQLITE_DURABILITY".to_string(), durability.to_string()),
+            // The benchmark's vendor mock listens on loopback, which plugins reach only when opened.
+            ("BACON_EGRESS__ALLOW_INTERNAL".to_string(), "127.0.0.1/32".to_string()),
         ];
         Ok(Self { storage, options, endpoint, dir, env, databases: Vec::new(), result: StorageResult::new(storage) })
     }
