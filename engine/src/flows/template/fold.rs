@@ -145,10 +145,14 @@ fn refused_fold() -> Error {
 
 fn fold_args(args: &[ast::CallArg<'_>]) -> Result<(), Error> {
     for arg in args {
-        let (ast::CallArg::Pos(e)
-        | ast::CallArg::Kwarg(_, e)
-        | ast::CallArg::PosSplat(e)
-        | ast::CallArg::KwargSplat(e)) = arg;
+        let (ast::CallArg::Pos(e) | ast::CallArg::Kwarg(_, e) | ast::CallArg::KwargSplat(e)) = arg else {
+            // `f(*x)` pushes every item of `x` on the stack, a string's every character: 24 bytes
+            // each, unbudgeted.
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "argument unpacking (`*args`) is not available in flow templates",
+            ));
+        };
         fold(e)?;
     }
     Ok(())

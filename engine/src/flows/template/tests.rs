@@ -60,6 +60,7 @@ fn values_that_grow_step_by_step_run_out_of_budget() {
     refused(&format!("{{% for i in range(20000) %}}{}{{% endfor %}}", "A".repeat(1000)), BUDGET);
     refused("{% set x %}{% for i in range(20000) %}{{ 'A' * 100 }}{% endfor %}{% endset %}", BUDGET);
     refused("{{ 'A' * 70000 }}", "renders to more than 65536 bytes (flows.max_template_bytes)");
+    refused("{{ range(*('A' * 1000000)) }}", "argument unpacking");
 }
 
 #[test]
