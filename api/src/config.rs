@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bacon_engine::database::{DatabaseOptions, SqliteDurability};
+use bacon_engine::flows::template::TemplateLimits;
 use bacon_plugin_sdk::Secret;
 use bacon_plugin_sdk::egress::{EgressPolicy, InvalidRange};
 use figment::Figment;
@@ -45,6 +46,7 @@ pub struct Config {
     pub workers: WorkersConfig,
     pub plugins: PluginsConfig,
     pub egress: EgressConfig,
+    pub flows: FlowsConfig,
 }
 
 /// Where plugins' outbound requests may go. Public addresses always; loopback, link-local,
@@ -83,6 +85,40 @@ fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<V
             text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
         }
     })
+}
+
+/// What flow templates and the values they render may hold, in bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowsConfig {
+    /// Largest value one templated string may render to; while rendering, a template may build
+    /// at most 16 times this in values.
+    pub max_template_bytes: usize,
+    /// Largest total size of a run's variables (what its transforms set), as JSON.
+    pub max_vars_bytes: usize,
+    /// Largest rendered action payload (a step's input), as JSON.
+    pub max_step_input_bytes: usize,
+}
+
+impl Default for FlowsConfig {
+    fn default() -> Self {
+        let limits = TemplateLimits::default();
+        Self {
+            max_template_bytes: limits.max_template_bytes,
+            max_vars_bytes: limits.max_vars_bytes,
+            max_step_input_bytes: limits.max_step_input_bytes,
+        }
+    }
+}
+
+impl FlowsConfig {
+    pub fn template_limits(&self) -> TemplateLimits {
+        TemplateLimits {
+            max_template_bytes: self.max_template_bytes,
+            max_vars_bytes: self.max_vars_bytes,
+            max_step_input_bytes: self.max_step_input_bytes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -191,6 +227,7 @@ impl Default for Config {
             workers: WorkersConfig::default(),
             plugins: PluginsConfig::default(),
             egress: EgressConfig::default(),
+            flows: FlowsConfig::default(),
         }
     }
 }
@@ -250,6 +287,9 @@ mod tests {
             assert_eq!(config.log, "debug");
             assert_eq!(config.http.body_limit_bytes, 20);
             assert_eq!(config.database_url(), "postgres://localhost/x");
+            jail.set_env("BACON_FLOWS__MAX_VARS_BYTES", "4096");
+            let config = Config::load(Path::new("bacon.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(config.flows.template_limits().max_vars_bytes, 4096);
             Ok(())
         });
     }

@@ -15,6 +15,7 @@ use axum::{Extension, Router, middleware};
 use bacon_engine::bootstrap::{self, FirstTenant};
 use bacon_engine::channels::ChannelOutbox;
 use bacon_engine::database;
+use bacon_engine::flows::template::TemplateLimits;
 use bacon_engine::hooks::HookDispatcher;
 use bacon_engine::inbound::Inbound;
 use bacon_engine::plugins::PluginFactory;
@@ -159,7 +160,13 @@ impl Application {
             .await
             .context("recording the encryption key ids")?;
         let plugins = load_plugins(config, &factories, db.clone(), Secrets::new(keyring))?;
-        let work = work_runner(&db, plugins.clone(), Duration::from_secs(config.workers.lease_secs)).await?;
+        let work = work_runner(
+            &db,
+            plugins.clone(),
+            Duration::from_secs(config.workers.lease_secs),
+            config.flows.template_limits(),
+        )
+        .await?;
         let runs = work.runs().clone();
         let timeout = Duration::from_millis(config.http.request_timeout_ms);
         let listener =
@@ -258,7 +265,8 @@ pub fn load_keyring(config: &Config) -> anyhow::Result<(Keyring, bootstrap::Mast
 }
 
 /// Background work on this database, with apalis as its one job queue: the run engine, channel
-/// sends, REST-hook deliveries and the webhook inbox, each claiming under `lease`.
+/// sends, REST-hook deliveries and the webhook inbox, each claiming under `lease`; run templates
+/// are held to `limits`.
 ///
 /// # Errors
 /// When the job-queue storage cannot be prepared.
@@ -266,10 +274,13 @@ pub async fn work_runner(
     db: &DatabaseConnection,
     plugins: PluginRegistry,
     lease: Duration,
+    limits: TemplateLimits,
 ) -> anyhow::Result<WorkRunner> {
     bacon_worker::prepare_storage(db).await.context("preparing the job queue")?;
     let queue: Arc<dyn JobQueue> = Arc::new(bacon_worker::queue::ApalisQueue::new(db));
-    let runs = RunEngine::new(db.clone(), Arc::new(plugins.clone()), queue.clone()).with_lease(lease);
+    let runs = RunEngine::new(db.clone(), Arc::new(plugins.clone()), queue.clone())
+        .with_lease(lease)
+        .with_template_limits(limits);
     let hooks = HookDispatcher::new(plugins.clone(), queue.clone(), lease);
     let channels = ChannelOutbox::new(plugins.clone(), queue, lease);
     let inbound = Inbound::new(plugins, runs.clone());
@@ -284,7 +295,9 @@ pub async fn worker_engine(config: &Config) -> anyhow::Result<(DatabaseConnectio
     let db = connect_and_migrate(config).await?;
     let (keyring, _) = load_keyring(config).context("loading the master encryption keys")?;
     let plugins = load_plugins(config, &crate::catalog::builtin_plugins(), db.clone(), Secrets::new(keyring))?;
-    let work = work_runner(&db, plugins, Duration::from_secs(config.workers.lease_secs)).await?;
+    let work =
+        work_runner(&db, plugins, Duration::from_secs(config.workers.lease_secs), config.flows.template_limits())
+            .await?;
     Ok((db, work))
 }
 

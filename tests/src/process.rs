@@ -63,7 +63,25 @@ impl ServerProcess {
     /// When the process cannot be started.
     pub fn start(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(server_binary());
-        command.args(args).current_dir(cwd).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        command.args(args);
+        Self::spawn(command, cwd, env)
+    }
+
+    /// Like [`ServerProcess::start`], with the process's address space capped at `bytes`
+    /// (`RLIMIT_AS`, set by the shell that then becomes the server): an allocation past it
+    /// aborts the process.
+    ///
+    /// # Panics
+    /// When the process cannot be started.
+    pub fn start_with_address_space(cwd: &Path, args: &[&str], env: &[(&str, &str)], bytes: u64) -> Self {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!("ulimit -v {} && exec \"$0\" \"$@\"", bytes / 1024));
+        command.arg(server_binary()).args(args);
+        Self::spawn(command, cwd, env)
+    }
+
+    fn spawn(mut command: Command, cwd: &Path, env: &[(&str, &str)]) -> Self {
+        command.current_dir(cwd).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         for (key, _) in std::env::vars() {
             if key.starts_with("BACON_") || key == "RUST_LOG" {
                 command.env_remove(key);

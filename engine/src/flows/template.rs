@@ -1,25 +1,79 @@
-//! Payload templates: minijinja, sandboxed (no filesystem, no includes) and fuel-limited.
+//! Payload templates: minijinja, sandboxed (no filesystem, no includes), fuel-limited and
+//! size-limited.
 //!
 //! The context is `{ trigger, input, vars, nodes: { <id>: { output } } }`; secrets are never in it.
 //! A string that is exactly one `{{ expr }}` yields the expression's JSON value (a number stays a
 //! number, an object an object); any other string renders to a string. Objects and arrays are
 //! rendered recursively.
 //!
+//! What a render may hold is bounded by [`TemplateLimits`]: each templated string renders to at
+//! most `max_template_bytes` and builds at most [`WORK_FACTOR`] times that in values on the way
+//! (the [`budget`]); the value a whole render produces (a transform's `set`, an action's payload)
+//! is capped by the caller. A template past a limit fails with a [`TemplateError`] naming it,
+//! before anything larger is allocated.
+//!
 //! - [`context`]: [`Context`], the context built up value by value as a run's plan proceeds;
 //!   render against it with [`render_in`] and [`evaluate_condition_in`].
+//! - [`sandbox`]: how templates are compiled and run so that the budget holds; [`fold`]: the
+//!   constants minijinja folds while compiling, checked first.
+//! - [`budget`]: the byte budget of one render.
 
+mod budget;
 mod context;
+mod fold;
+mod sandbox;
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::io;
 
-use minijinja::{Environment, Expression};
 use serde_json::{Map, Value};
 
 pub use context::Context;
 
-/// The fuel one render may burn: enough for real payloads, not for a runaway loop.
-const FUEL: u64 = 50_000;
+/// How many times its rendered size a template may build in values while it renders (partial
+/// strings of a `~` chain, lists a loop walks): room for real templates, a bound for the rest.
+pub const WORK_FACTOR: usize = 16;
+
+/// What templates and the values they render may hold, in bytes (`flows.*` in the server's
+/// configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateLimits {
+    /// Largest value one templated string may render to (as JSON for a lone `{{ expr }}`).
+    pub max_template_bytes: usize,
+    /// Largest total, as JSON, of a run's variables.
+    pub max_vars_bytes: usize,
+    /// Largest rendered action payload (a step's input), as JSON.
+    pub max_step_input_bytes: usize,
+}
+
+impl Default for TemplateLimits {
+    fn default() -> Self {
+        Self { max_template_bytes: 256 * 1024, max_vars_bytes: 1024 * 1024, max_step_input_bytes: 1024 * 1024 }
+    }
+}
+
+/// A cap on a whole rendered value, and the setting that sets it (named in the error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cap {
+    pub bytes: usize,
+    pub setting: &'static str,
+}
+
+impl TemplateLimits {
+    /// The cap on a transform's values (they become run variables).
+    pub fn vars_cap(&self) -> Cap {
+        Cap { bytes: self.max_vars_bytes, setting: "flows.max_vars_bytes" }
+    }
+
+    /// The cap on an action's rendered payload.
+    pub fn step_input_cap(&self) -> Cap {
+        Cap { bytes: self.max_step_input_bytes, setting: "flows.max_step_input_bytes" }
+    }
+
+    /// The budget of one templated string.
+    fn work_bytes(&self) -> usize {
+        self.max_template_bytes.saturating_mul(WORK_FACTOR)
+    }
+}
 
 /// A template that does not parse or does not render.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,37 +84,25 @@ pub struct TemplateError {
     pub message: String,
 }
 
-/// One environment for every render: it holds no templates, only settings (fuel is counted per
-/// render), so building it per call was wasted work.
-static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    env.set_fuel(Some(FUEL));
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-    env
-});
-
-/// Compiled expressions kept before the cache starts over: far more than the distinct
-/// expressions of the flows a server runs at once, and a bound on memory whatever their number.
-const EXPRESSIONS_KEPT: usize = 4096;
-
-type CompiledExpression = Arc<Expression<'static, 'static>>;
-
-/// Expressions by source: every advance of a run evaluates its graph's conditions and lone
-/// `{{ expr }}` templates again, from the same sources.
-static EXPRESSIONS: LazyLock<Mutex<HashMap<String, CompiledExpression>>> = LazyLock::new(Mutex::default);
-
-/// `expression` compiled, from the cache or compiled now and kept.
-fn compiled(expression: &str) -> Result<CompiledExpression, minijinja::Error> {
-    if let Some(compiled) = EXPRESSIONS.lock().unwrap_or_else(PoisonError::into_inner).get(expression) {
-        return Ok(compiled.clone());
+impl TemplateError {
+    fn at(pointer: &str, message: impl Into<String>) -> Self {
+        Self { pointer: pointer.to_string(), message: message.into() }
     }
-    let compiled = Arc::new(ENVIRONMENT.compile_expression_owned(expression.to_string())?);
-    let mut kept = EXPRESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
-    if kept.len() >= EXPRESSIONS_KEPT {
-        kept.clear();
+}
+
+/// The error of a failed compile or render: the budget's own words when it was the budget.
+fn failure(pointer: &str, limits: &TemplateLimits, error: &minijinja::Error) -> TemplateError {
+    if budget::exceeded() {
+        TemplateError::at(
+            pointer,
+            format!(
+                "the template would build more than {} bytes of values ({WORK_FACTOR} times flows.max_template_bytes)",
+                limits.work_bytes()
+            ),
+        )
+    } else {
+        TemplateError::at(pointer, error.to_string())
     }
-    kept.insert(expression.to_string(), compiled.clone());
-    Ok(compiled)
 }
 
 /// The expression of a string that is exactly one `{{ expr }}`.
@@ -93,18 +135,19 @@ where
     }
 }
 
-/// Checks that every template in `value` parses.
+/// Checks that every template in `value` parses (and that its constants fit the default limits).
 ///
 /// # Errors
 /// The first template that does not, with its pointer inside `value`.
 pub fn check(value: &Value) -> Result<(), TemplateError> {
-    let env = &*ENVIRONMENT;
+    let limits = TemplateLimits::default();
     walk(value, "", &mut |s, pointer| {
-        let result = match single_expression(s) {
-            Some(expr) => env.compile_expression(expr).map(|_| ()),
-            None => env.template_from_str(s).map(|_| ()),
+        let _budget = budget::Budget::install(limits.work_bytes());
+        let compiled = match single_expression(s) {
+            Some(expr) => sandbox::compile_expression(expr).map(drop),
+            None => sandbox::compile_template(s).map(drop),
         };
-        result.map(|()| Value::Null).map_err(|e| TemplateError { pointer: pointer.to_string(), message: e.to_string() })
+        compiled.map(|()| Value::Null).map_err(|e| failure(pointer, &limits, &e))
     })
     .map(|_| ())
 }
@@ -114,91 +157,152 @@ pub fn check(value: &Value) -> Result<(), TemplateError> {
 /// # Errors
 /// When it does not.
 pub fn check_expression(expression: &str) -> Result<(), TemplateError> {
-    ENVIRONMENT
-        .compile_expression(expression)
-        .map(|_| ())
-        .map_err(|e| TemplateError { pointer: String::new(), message: e.to_string() })
+    let limits = TemplateLimits::default();
+    let _budget = budget::Budget::install(limits.work_bytes());
+    sandbox::compile_expression(expression).map(drop).map_err(|e| failure("", &limits, &e))
 }
 
-/// Renders every template in `value` against `context` given as JSON.
+/// Renders every template in `value` against `context` given as JSON, under the default limits.
 ///
 /// # Errors
-/// When a template fails (bad syntax, a runtime error, fuel exhausted), with its pointer.
+/// When a template fails (bad syntax, a runtime error, fuel or a limit exhausted), with its pointer.
 pub fn render(value: &Value, context: &Value) -> Result<Value, TemplateError> {
-    render_with(value, &minijinja::Value::from_serialize(context))
+    let limits = TemplateLimits::default();
+    render_with(value, &minijinja::Value::from_serialize(context), &limits, limits.step_input_cap())
 }
 
-/// Renders every template in `value` against `context`.
+/// Renders every template in `value` against `context`; the result may be at most `cap` bytes as
+/// JSON ([`TemplateLimits::vars_cap`] for a transform, [`TemplateLimits::step_input_cap`] for an
+/// action's payload), and is refused as soon as its templates pass it.
 ///
 /// # Errors
 /// As [`render`].
-pub fn render_in(value: &Value, context: &Context) -> Result<Value, TemplateError> {
-    render_with(value, &context.root())
+pub fn render_in(value: &Value, context: &Context, limits: &TemplateLimits, cap: Cap) -> Result<Value, TemplateError> {
+    render_with(value, &context.root(), limits, cap)
 }
 
-fn render_with(value: &Value, ctx: &minijinja::Value) -> Result<Value, TemplateError> {
-    let env = &*ENVIRONMENT;
-    walk(value, "", &mut |s, pointer| {
-        let err = |e: minijinja::Error| TemplateError { pointer: pointer.to_string(), message: e.to_string() };
-        match single_expression(s) {
-            Some(expr) => {
-                let value = compiled(expr).map_err(err)?.eval(ctx.clone()).map_err(err)?;
-                if value.is_undefined() {
-                    return Ok(Value::Null);
-                }
-                serde_json::to_value(&value)
-                    .map_err(|e| TemplateError { pointer: pointer.to_string(), message: e.to_string() })
-            }
-            None => env.render_str(s, ctx.clone()).map(Value::String).map_err(err),
+/// An `io::Write` into a buffer that refuses to grow past `limit`.
+struct BoundedBytes {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl io::Write for BoundedBytes {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.bytes.len().saturating_add(buf.len()) > self.limit {
+            return Err(io::Error::other("too large"));
         }
-    })
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `value` as JSON, or `None` when it is larger than `limit` bytes (then never built whole).
+fn json_within<T: serde::Serialize + ?Sized>(value: &T, limit: usize) -> Option<Result<Value, String>> {
+    let mut out = BoundedBytes { bytes: Vec::new(), limit };
+    match serde_json::to_writer(&mut out, value) {
+        Ok(()) => Some(serde_json::from_slice(&out.bytes).map_err(|e| e.to_string())),
+        Err(e) if e.is_io() => None,
+        Err(e) => Some(Err(e.to_string())),
+    }
+}
+
+/// The size of `value` as JSON, counting at most `limit + 1`.
+fn json_len(value: &Value, limit: usize) -> usize {
+    let mut counter = budget::Counter::new(limit);
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.bytes,
+        Err(_) => limit.saturating_add(1),
+    }
+}
+
+/// Whether `value` is larger than `limit` bytes as JSON.
+pub fn exceeds(value: &Value, limit: usize) -> bool {
+    json_len(value, limit) > limit
+}
+
+fn render_with(
+    value: &Value,
+    ctx: &minijinja::Value,
+    limits: &TemplateLimits,
+    cap: Cap,
+) -> Result<Value, TemplateError> {
+    let max = limits.max_template_bytes;
+    let over_cap = |pointer: &str| {
+        TemplateError::at(pointer, format!("the rendered value passes {} bytes ({})", cap.bytes, cap.setting))
+    };
+    let too_large = |pointer: &str| {
+        TemplateError::at(pointer, format!("the template renders to more than {max} bytes (flows.max_template_bytes)"))
+    };
+    let mut total = 0usize;
+    let rendered = walk(value, "", &mut |s, pointer| {
+        let _budget = budget::Budget::install(limits.work_bytes());
+        let err = |e: minijinja::Error| failure(pointer, limits, &e);
+        let rendered = match single_expression(s) {
+            Some(expr) => {
+                let compiled = sandbox::compile_expression(expr).map_err(err)?;
+                let (value, _) = sandbox::run(&compiled, ctx.clone()).map_err(err)?;
+                match value {
+                    None => Value::Null,
+                    Some(v) if v.is_undefined() => Value::Null,
+                    Some(v) => json_within(&v, max)
+                        .ok_or_else(|| too_large(pointer))?
+                        .map_err(|e| TemplateError::at(pointer, e))?,
+                }
+            }
+            None => {
+                let compiled = sandbox::compile_template(s).map_err(err)?;
+                let (_, text) = sandbox::run(&compiled, ctx.clone()).map_err(err)?;
+                if text.len() > max {
+                    return Err(too_large(pointer));
+                }
+                Value::String(text)
+            }
+        };
+        total = total.saturating_add(json_len(&rendered, max));
+        if total > cap.bytes {
+            return Err(over_cap(pointer));
+        }
+        Ok(rendered)
+    })?;
+    if exceeds(&rendered, cap.bytes) {
+        return Err(over_cap(""));
+    }
+    Ok(rendered)
 }
 
 /// Evaluates a condition expression to a boolean (minijinja truthiness) against `context` given
-/// as JSON.
+/// as JSON, under the default limits.
 ///
 /// # Errors
 /// When the expression fails.
 pub fn evaluate_condition(expression: &str, context: &Value) -> Result<bool, TemplateError> {
-    evaluate_with(expression, minijinja::Value::from_serialize(context))
+    evaluate_with(expression, minijinja::Value::from_serialize(context), &TemplateLimits::default())
 }
 
 /// Evaluates a condition expression to a boolean (minijinja truthiness) against `context`.
 ///
 /// # Errors
 /// When the expression fails.
-pub fn evaluate_condition_in(expression: &str, context: &Context) -> Result<bool, TemplateError> {
-    evaluate_with(expression, context.root())
+pub fn evaluate_condition_in(
+    expression: &str,
+    context: &Context,
+    limits: &TemplateLimits,
+) -> Result<bool, TemplateError> {
+    evaluate_with(expression, context.root(), limits)
 }
 
-fn evaluate_with(expression: &str, ctx: minijinja::Value) -> Result<bool, TemplateError> {
-    let err = |e: minijinja::Error| TemplateError { pointer: String::new(), message: e.to_string() };
-    let value = compiled(expression).map_err(err)?.eval(ctx).map_err(err)?;
-    Ok(value.is_true())
+fn evaluate_with(expression: &str, ctx: minijinja::Value, limits: &TemplateLimits) -> Result<bool, TemplateError> {
+    let _budget = budget::Budget::install(limits.work_bytes());
+    let err = |e: minijinja::Error| failure("", limits, &e);
+    let compiled = sandbox::compile_expression(expression).map_err(err)?;
+    let (value, _) = sandbox::run(&compiled, ctx).map_err(err)?;
+    Ok(value.is_some_and(|v| v.is_true()))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_lone_expression_yields_json_and_mixed_text_yields_a_string() {
-        let ctx = json!({"input": {"n": 3, "order": {"id": 7}}, "vars": {}, "nodes": {"a": {"output": {"ok": true}}}});
-        let out = render(
-            &json!({"count": "{{ input.n + 1 }}", "order": "{{ input.order }}", "text": "n={{ input.n }}", "flag": "{{ nodes.a.output.ok }}", "plain": 5}),
-            &ctx,
-        )
-        .unwrap();
-        assert_eq!(out, json!({"count": 4, "order": {"id": 7}, "text": "n=3", "flag": true, "plain": 5}));
-        assert!(evaluate_condition("input.n > 2", &ctx).unwrap());
-    }
-
-    #[test]
-    fn syntax_errors_point_at_the_field_and_runaway_loops_run_out_of_fuel() {
-        let err = check(&json!({"a": {"b": ["ok", "{{ 1 + }}"]}})).unwrap_err();
-        assert_eq!(err.pointer, "/a/b/1");
-        let err = render(&json!({"x": "{% for i in range(100000) %}{{ i }}{% endfor %}"}), &json!({})).unwrap_err();
-        assert_eq!(err.pointer, "/x");
-    }
-}
+mod tests;

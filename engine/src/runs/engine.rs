@@ -17,7 +17,7 @@ use crate::StoreError;
 use crate::database::begin_write;
 use crate::enrich::{self, EnrichRequest};
 use crate::flows::graph::{AiContextConfig, FlowGraph, NodeKind};
-use crate::flows::template;
+use crate::flows::template::{self, TemplateLimits};
 use crate::ids::{BotId, FlowId, RunId, TenantId};
 use crate::plugins::registry::{InvokeError, InvokeRequest, RetryMode};
 use crate::store::audit::{self, NewAuditEntry};
@@ -73,12 +73,14 @@ pub struct RunEngine {
     lease: Duration,
     /// Parsed graphs of the flow versions runs use.
     graphs: GraphCache,
+    /// What templates and the values they render may hold.
+    limits: TemplateLimits,
 }
 
 /// Replays the run's graph against its steps (linear in the graph).
-fn plan_of(graph: &FlowGraph, run: &Run, steps: &[Step]) -> Plan {
+fn plan_of(graph: &FlowGraph, run: &Run, steps: &[Step], limits: &TemplateLimits) -> Plan {
     let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
-    plan::plan(graph, &run.input, run.trigger.as_ref().unwrap_or(&Value::Null), &states)
+    plan::plan(graph, &run.input, run.trigger.as_ref().unwrap_or(&Value::Null), &states, limits)
 }
 
 fn step_state(step: &Step) -> StepState {
@@ -109,7 +111,20 @@ async fn publish_run_end(txn: &DatabaseTransaction, run: &Run) -> Result<Vec<Job
 
 impl RunEngine {
     pub fn new(db: DatabaseConnection, runtime: Arc<dyn ActionRuntime>, queue: Arc<dyn JobQueue>) -> Self {
-        Self { db, runtime, queue, lease: Duration::from_secs(DEFAULT_LEASE_SECS), graphs: GraphCache::default() }
+        Self {
+            db,
+            runtime,
+            queue,
+            lease: Duration::from_secs(DEFAULT_LEASE_SECS),
+            graphs: GraphCache::default(),
+            limits: TemplateLimits::default(),
+        }
+    }
+
+    /// Sets what templates and the values they render may hold.
+    pub fn with_template_limits(mut self, limits: TemplateLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Sets how long a claimed step may run before the reconciler hands it to another worker.
@@ -221,7 +236,7 @@ impl RunEngine {
         // A new run has no steps: its first plan is made before the write transaction begins, so
         // planning a large graph never holds the database's write lock.
         let graph = self.graph_at(&self.db, tenant, flow, version).await?;
-        let plan = plan::plan(&graph, &input, trigger.as_ref().unwrap_or(&Value::Null), &HashMap::new());
+        let plan = plan::plan(&graph, &input, trigger.as_ref().unwrap_or(&Value::Null), &HashMap::new(), &self.limits);
         // The run and its first steps commit together.
         let txn = self.begin().await?;
         let new = NewRun {
@@ -279,7 +294,7 @@ impl RunEngine {
         }
         let graph = self.graph_of(txn, &run).await?;
         let steps = runs::steps_of(txn, &run.id).await?;
-        let plan = plan_of(&graph, &run, &steps);
+        let plan = plan_of(&graph, &run, &steps, &self.limits);
         self.apply_plan(txn, run, &graph, plan).await
     }
 
@@ -395,11 +410,12 @@ impl RunEngine {
         // The run's vars are stored when it ends: replay the plan for the context so far (the
         // vars, and the outputs of every node done, inline or not).
         let steps = runs::steps_of(&self.db, run_id).await?;
-        let context = plan_of(&graph, &run, &steps).context;
-        let payload = match template::render_in(&action.payload, &context) {
+        let context = plan_of(&graph, &run, &steps, &self.limits).context;
+        let payload = match template::render_in(&action.payload, &context, &self.limits, self.limits.step_input_cap()) {
             Ok(p) => p,
             Err(e) => {
-                let error = json!({"kind": "template", "pointer": e.pointer, "message": e.message});
+                let error =
+                    json!({"kind": "template", "node": step.node_id, "pointer": e.pointer, "message": e.message});
                 return self.finish_without_action(&step, StepStatus::Failed, None, Some(error)).await;
             }
         };
@@ -459,7 +475,7 @@ impl RunEngine {
         let bot = Self::bot_of(run);
         // The run's vars are stored when it ends: replay the plan for the current ones.
         let steps = runs::steps_of(&self.db, &run.id).await?;
-        let plan = plan_of(graph, run, &steps);
+        let plan = plan_of(graph, run, &steps, &self.limits);
         let context = json!({"trigger": run.trigger, "input": run.input, "vars": plan.vars()});
         let request = EnrichRequest {
             max_tokens: config.max_tokens.unwrap_or(enrich::DEFAULT_MAX_TOKENS).min(enrich::MAX_MAX_TOKENS),

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use crate::flows::graph::{FlowGraph, NodeKind};
-use crate::flows::template::{self, Context};
+use crate::flows::template::{self, Context, TemplateLimits};
 
 /// What a durable node's step has done.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,8 +72,14 @@ enum NodeState {
     Skipped,
 }
 
-/// Plans the next move of a run.
-pub fn plan(graph: &FlowGraph, input: &Value, trigger: &Value, steps: &HashMap<String, StepState>) -> Plan {
+/// Plans the next move of a run; its templates are held to `limits`.
+pub fn plan(
+    graph: &FlowGraph,
+    input: &Value,
+    trigger: &Value,
+    steps: &HashMap<String, StepState>,
+    limits: &TemplateLimits,
+) -> Plan {
     let index = graph.index();
     let mut context = Context::new(trigger, input);
     let mut state = vec![NodeState::Pending; graph.nodes.len()];
@@ -104,19 +110,33 @@ pub fn plan(graph: &FlowGraph, input: &Value, trigger: &Value, steps: &HashMap<S
         }
         let result: Result<Option<Value>, Value> = match &node.kind {
             NodeKind::Trigger(_) => Ok(Some(trigger.clone())),
-            NodeKind::Condition(c) => template::evaluate_condition_in(&c.expression, &context)
+            NodeKind::Condition(c) => template::evaluate_condition_in(&c.expression, &context, limits)
                 .map(|r| Some(json!({"result": r})))
                 .map_err(|e| json!({"node": id, "message": format!("the condition failed: {}", e.message)})),
-            NodeKind::Transform(t) => template::render_in(&Value::Object(t.set.clone()), &context)
-                .map(|v| {
-                    if let Value::Object(set) = &v {
-                        for (name, value) in set {
-                            context.set_var(name, value.clone());
+            NodeKind::Transform(t) => {
+                let failed = |message: String, pointer: &str| json!({"node": id, "pointer": pointer, "message": format!("the transform failed: {message}")});
+                match template::render_in(&Value::Object(t.set.clone()), &context, limits, limits.vars_cap()) {
+                    Ok(v) => {
+                        if let Value::Object(set) = &v {
+                            for (name, value) in set {
+                                context.set_var(name, value.clone());
+                            }
+                        }
+                        if context.vars_bytes() > limits.max_vars_bytes {
+                            Err(failed(
+                                format!(
+                                    "the run's vars would pass {} bytes (flows.max_vars_bytes)",
+                                    limits.max_vars_bytes
+                                ),
+                                "",
+                            ))
+                        } else {
+                            Ok(Some(v))
                         }
                     }
-                    Some(v)
-                })
-                .map_err(|e| json!({"node": id, "pointer": e.pointer, "message": format!("the transform failed: {}", e.message)})),
+                    Err(e) => Err(failed(e.message, &e.pointer)),
+                }
+            }
             NodeKind::End(_) => Ok(Some(json!({}))),
             NodeKind::PluginAction(_) | NodeKind::Delay(_) | NodeKind::AiContext(_) => match steps.get(id) {
                 None => {
@@ -157,6 +177,10 @@ pub fn plan(graph: &FlowGraph, input: &Value, trigger: &Value, steps: &HashMap<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plan(graph: &FlowGraph, input: &Value, trigger: &Value, steps: &HashMap<String, StepState>) -> Plan {
+        super::plan(graph, input, trigger, steps, &TemplateLimits::default())
+    }
 
     fn graph() -> FlowGraph {
         serde_json::from_value(json!({

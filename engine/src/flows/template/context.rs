@@ -41,6 +41,9 @@ pub struct Context {
     trigger: minijinja::Value,
     input: minijinja::Value,
     vars: Map<String, Value>,
+    /// The JSON size of each variable (its name included), and their sum.
+    var_bytes: BTreeMap<String, usize>,
+    vars_bytes: usize,
     vars_view: Arc<Entries>,
     nodes: Arc<Entries>,
 }
@@ -52,6 +55,8 @@ impl Context {
             trigger: minijinja::Value::from_serialize(trigger),
             input: minijinja::Value::from_serialize(input),
             vars: Map::new(),
+            var_bytes: BTreeMap::new(),
+            vars_bytes: 0,
             vars_view: Arc::default(),
             nodes: Arc::default(),
         }
@@ -59,6 +64,12 @@ impl Context {
 
     /// Sets variable `name` (`vars.<name>`), replacing any earlier value.
     pub fn set_var(&mut self, name: &str, value: Value) {
+        // `"name":value,`
+        let bytes = name.len() + 4 + super::json_len(&value, usize::MAX - 1);
+        if let Some(old) = self.var_bytes.insert(name.to_string(), bytes) {
+            self.vars_bytes -= old;
+        }
+        self.vars_bytes += bytes;
         Arc::make_mut(&mut self.vars_view).0.insert(name.to_string(), minijinja::Value::from_serialize(&value));
         self.vars.insert(name.to_string(), value);
     }
@@ -72,6 +83,11 @@ impl Context {
     /// The variables set so far.
     pub fn vars(&self) -> &Map<String, Value> {
         &self.vars
+    }
+
+    /// The size of the variables as a JSON object, about (each counted once, however often set).
+    pub fn vars_bytes(&self) -> usize {
+        self.vars_bytes + 2
     }
 
     /// The variables set so far, taken out of the context.
@@ -95,6 +111,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use crate::flows::template::TemplateLimits;
+
+    fn limits() -> TemplateLimits {
+        TemplateLimits::default()
+    }
+
     #[test]
     fn templates_see_the_same_context_as_its_json_form() {
         let mut ctx = Context::new(&json!({"event": "e"}), &json!({"n": 2}));
@@ -113,7 +135,7 @@ mod tests {
             "text": "{% for k in nodes %}{{ k }}{% endfor %}/{{ nodes | length }}/{{ trigger.event }}",
             "missing": "{{ nodes.ghost.output.x }}"
         });
-        let rendered = super::super::render_in(&template, &ctx).unwrap();
+        let rendered = super::super::render_in(&template, &ctx, &limits(), limits().step_input_cap()).unwrap();
         assert_eq!(rendered, super::super::render(&template, &json_form).unwrap());
         assert_eq!(rendered["all"], json!({"fetch": {"output": {"status": 200, "body": {"ok": true}}}}));
         assert_eq!(rendered["text"], "fetch/1/e");
@@ -125,7 +147,7 @@ mod tests {
         let mut ctx = Context::new(&json!({}), &json!({}));
         ctx.set_output("a", &json!(1));
         let before = Arc::as_ptr(&ctx.nodes);
-        super::super::render_in(&json!("{{ nodes }}"), &ctx).unwrap();
+        super::super::render_in(&json!("{{ nodes }}"), &ctx, &limits(), limits().step_input_cap()).unwrap();
         ctx.set_output("b", &json!(2));
         assert_eq!(Arc::as_ptr(&ctx.nodes), before, "the map was extended in place after a render");
     }
