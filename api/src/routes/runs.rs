@@ -53,6 +53,35 @@ pub struct RerunRequest {
     pub version: Option<i32>,
 }
 
+// The OpenAPI face of the engine's `RunStatus` and `StepStatus`, which the API uses as they
+// are: the engine stays free of the API framework. A test keeps the names equal.
+
+/// Run states.
+#[derive(Serialize, ToSchema)]
+#[schema(as = RunStatus)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Documentation only.
+enum RunStatusSchema {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// Step states.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StepStatus)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Documentation only.
+enum StepStatusSchema {
+    Pending,
+    Running,
+    Retrying,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
 /// One node execution of a run.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -62,6 +91,7 @@ pub struct StepResponse {
     pub node_id: String,
     /// `plugin_action`, `delay` or `ai_context`.
     pub node_type: String,
+    #[schema(value_type = StepStatusSchema)]
     pub status: StepStatus,
     /// Attempts made so far.
     pub attempts: i32,
@@ -110,6 +140,7 @@ pub struct RunResponse {
     pub flow_id: String,
     /// The flow version the run is pinned to.
     pub flow_version: i32,
+    #[schema(value_type = RunStatusSchema)]
     pub status: RunStatus,
     pub idempotency_key: Option<String>,
     #[schema(value_type = Object)]
@@ -339,4 +370,20 @@ pub async fn rerun_run(
     let id: RunId = parse_id(&run_id)?;
     let run = state.runs.rerun(key.tenant_id, id, body.version).await?;
     Ok((StatusCode::ACCEPTED, ApiJson(with_steps(&state, run).await?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn the_documented_statuses_are_the_engines() {
+        let documented = |schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| {
+            serde_json::to_value(schema).unwrap()["enum"].clone()
+        };
+        let names = |all: Vec<&str>| serde_json::json!(all);
+        assert_eq!(documented(RunStatusSchema::schema()), names(RunStatus::ALL.iter().map(|s| s.as_str()).collect()));
+        assert_eq!(documented(StepStatusSchema::schema()), names(StepStatus::ALL.iter().map(|s| s.as_str()).collect()));
+    }
 }

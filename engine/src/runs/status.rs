@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 /// Run states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     Running,
@@ -18,7 +17,6 @@ pub enum RunStatus {
 
 /// Step states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
     /// Created, waiting for its job (a delay's wait, or its first attempt).
