@@ -4,8 +4,8 @@
 //! its attempt, never a loop.
 //!
 //! apalis stops a worker when its backend fails (a busy, vanished or unreachable database);
-//! [`run_until`] starts it again after a wait that doubles with each quick failure (100 ms up to
-//! 30 s), so an outage is never a busy loop of reconnects, and an attempt under way finishes on
+//! [`run_until`] starts it again after a wait that doubles with each quick failure (50 ms up to
+//! 2 s), so an outage is never a busy loop of reconnects, and an attempt under way finishes on
 //! its own task either way.
 
 use std::future::Future;
@@ -171,6 +171,7 @@ pub async fn run_until(
     let mut restarts = Restarts::default();
     loop {
         let stop = shutdown.clone();
+        let started = std::time::Instant::now();
         run_monitor(&queue, &runner, &instance, restarts.count, concurrency, async move {
             stop.await;
             Ok(())
@@ -181,7 +182,7 @@ pub async fn run_until(
         }
         // The worker stopped on an error (its reason is logged): the database is likely gone.
         // Start again, but wait longer after each quick failure so an outage is not a busy loop.
-        let wait = restarts.next();
+        let wait = restarts.failed_after(started.elapsed());
         tracing::warn!(
             restarts = restarts.count,
             wait_ms = wait.as_millis() as u64,
@@ -200,28 +201,25 @@ pub async fn run_until(
 #[derive(Debug, Default)]
 struct Restarts {
     count: usize,
-    /// Failures in a row, each within [`Restarts::HEALTHY`] of the previous one.
+    /// Failures in a row of workers that ran less than [`Restarts::HEALTHY`].
     in_a_row: u32,
-    last: Option<std::time::Instant>,
 }
 
 impl Restarts {
-    /// A worker that ran this long before failing was healthy: its restart waits the least.
-    const HEALTHY: Duration = Duration::from_secs(60);
-    const FIRST: Duration = Duration::from_millis(100);
-    const LONGEST: Duration = Duration::from_secs(30);
+    /// A worker that ran this long before failing was healthy (a passing error under load, not
+    /// an outage): it starts again after the shortest wait.
+    const HEALTHY: Duration = Duration::from_secs(5);
+    const FIRST: Duration = Duration::from_millis(50);
+    /// Short enough that work resumes promptly once the database is back; long enough that an
+    /// outage costs a few reconnects a second at most.
+    const LONGEST: Duration = Duration::from_secs(2);
 
-    /// Records a failure now; returns how long to wait before the next start.
-    fn next(&mut self) -> Duration {
-        self.failed_at(std::time::Instant::now())
-    }
-
-    fn failed_at(&mut self, now: std::time::Instant) -> Duration {
-        let quick = self.last.is_some_and(|last| now.duration_since(last) < Self::HEALTHY);
-        self.in_a_row = if quick { self.in_a_row.saturating_add(1) } else { 0 };
-        self.last = Some(now);
+    /// Records the failure of a worker that ran for `ran`; returns how long to wait before the
+    /// next start.
+    fn failed_after(&mut self, ran: Duration) -> Duration {
+        self.in_a_row = if ran < Self::HEALTHY { self.in_a_row.saturating_add(1) } else { 0 };
         self.count += 1;
-        Self::FIRST.saturating_mul(2u32.saturating_pow(self.in_a_row)).min(Self::LONGEST)
+        Self::FIRST.saturating_mul(2u32.saturating_pow(self.in_a_row.saturating_sub(1))).min(Self::LONGEST)
     }
 }
 
@@ -271,7 +269,6 @@ async fn run_monitor(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use super::*;
 
@@ -307,14 +304,15 @@ mod tests {
     #[test]
     fn quick_failures_wait_longer_each_time_up_to_a_bound_and_a_healthy_run_starts_over() {
         let mut restarts = Restarts::default();
-        let start = Instant::now();
-        let waits: Vec<u128> =
-            (0..12).map(|i| restarts.failed_at(start + Duration::from_millis(10 * i)).as_millis()).collect();
-        assert_eq!(waits[..6], [100, 200, 400, 800, 1600, 3200]);
-        assert!(waits.iter().all(|w| *w <= 30_000), "{waits:?}");
-        assert_eq!(waits[11], 30_000);
-        let later = start + Duration::from_secs(3600);
-        assert_eq!(restarts.failed_at(later).as_millis(), 100, "a worker that ran an hour was healthy");
-        assert_eq!(restarts.count, 13);
+        let quick = Duration::from_millis(10);
+        let waits: Vec<u128> = (0..8).map(|_| restarts.failed_after(quick).as_millis()).collect();
+        assert_eq!(waits, [50, 100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(
+            restarts.failed_after(Duration::from_secs(60)).as_millis(),
+            50,
+            "a worker that ran a minute was healthy"
+        );
+        assert_eq!(restarts.failed_after(quick).as_millis(), 50, "and the count starts over");
+        assert_eq!(restarts.count, 10);
     }
 }
