@@ -192,9 +192,35 @@ pub async fn run_until(
             () = tokio::time::sleep(wait) => {}
             () = shutdown.clone() => break,
         }
+        release_jobs_of(&db, &worker_name(&instance, restarts.count - 1)).await;
     }
     tracing::info!("Workers stopped.");
     Ok(())
+}
+
+/// The name of the apalis worker of start `restarts` of this runtime (its jobs' `lock_by`).
+fn worker_name(instance: &str, restarts: usize) -> String {
+    format!("work-{instance}-{restarts}")
+}
+
+/// Hands the jobs a stopped worker had fetched but not finished back to the queue at once, so
+/// the next worker runs them now instead of after apalis's orphan timeout or the reconciler's
+/// grace (a 100 ms retry waited 15 s that way). A job whose attempt is still running on its own
+/// task is delivered again and finds its item claimed. Best effort: if the database is still
+/// away, those later paths recover the jobs.
+async fn release_jobs_of(db: &DatabaseConnection, worker: &str) {
+    let table = jobs_table(db.get_database_backend());
+    let sql = format!(
+        "UPDATE {table} SET status = 'Pending', lock_by = NULL, lock_at = NULL \
+         WHERE lock_by = '{worker}' AND status IN ('Queued', 'Running')"
+    );
+    match db.execute_unprepared(&sql).await {
+        Ok(done) if done.rows_affected() > 0 => {
+            tracing::info!(worker, jobs = done.rows_affected(), "Jobs of a stopped worker are queued again.");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::debug!(worker, error = %e, "Could not release a stopped worker's jobs; apalis will."),
+    }
 }
 
 /// Quick successive worker failures, to space out restarts.
@@ -238,7 +264,7 @@ async fn run_monitor(
     // wake-up. Built per worker start: the strategy holds a timer of the worker's runtime.
     let pushed = runner.runs().jobs_pushed();
     let strategy = move || Wakeups::new(Duration::from_millis(50), pushed.clone());
-    let name = format!("work-{instance}-{restarts}");
+    let name = worker_name(instance, restarts);
     let runner = runner.clone();
     let monitor = match queue.storage.clone() {
         Storage::Sqlite(storage) => Monitor::new().register(move |_| {
