@@ -200,6 +200,7 @@ pub struct RunListParams {
     #[param(max_length = 200)]
     pub error: Option<String>,
     /// `newest` (default) or `oldest` first; a cursor continues in the order it was made for.
+    #[param(inline)]
     pub order: Option<RunOrder>,
     /// How many runs to return (1 to 200, default 50).
     #[param(minimum = 1, maximum = 200)]
