@@ -79,11 +79,9 @@ impl ChannelOutbox {
         let db = self.registry.db();
         let lease = chrono::Duration::milliseconds(self.lease.as_millis() as i64);
         let Some(row) = channels::claim(db, id, lease).await? else {
-            if let Some(due) = channels::due_at(db, id).await?
-                && let Ok(rest) = (due - chrono::Utc::now()).to_std()
-            {
+            if let Some(due) = channels::due_at(db, id).await? {
                 self.queue
-                    .enqueue(vec![Job::after(WorkItem::channel_message(id)?, rest)])
+                    .enqueue(vec![Job::for_the_rest(WorkItem::channel_message(id)?, due)])
                     .await
                     .map_err(RunError::Queue)?;
             }

@@ -72,11 +72,9 @@ impl HookDispatcher {
         let db = self.registry.db();
         let lease = chrono::Duration::milliseconds(self.lease.as_millis() as i64);
         let Some(delivery) = rest_hooks::claim(db, id, lease).await? else {
-            if let Some(due) = rest_hooks::due_at(db, id).await?
-                && let Ok(rest) = (due - chrono::Utc::now()).to_std()
-            {
+            if let Some(due) = rest_hooks::due_at(db, id).await? {
                 self.queue
-                    .enqueue(vec![Job::after(WorkItem::rest_hook_delivery(id)?, rest)])
+                    .enqueue(vec![Job::for_the_rest(WorkItem::rest_hook_delivery(id)?, due)])
                     .await
                     .map_err(RunError::Queue)?;
             }

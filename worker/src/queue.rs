@@ -55,22 +55,24 @@ impl ApalisQueue {
     }
 }
 
-/// apalis schedules in whole seconds (rounding down): round up, so a job never arrives before
-/// its step is due (the step's claim would refuse it).
-fn whole_seconds(delay: Duration) -> Duration {
-    if delay.subsec_nanos() == 0 { delay } else { Duration::from_secs(delay.as_secs() + 1) }
+/// The Unix second a job is due at. apalis schedules in whole seconds, so a delayed job is due at
+/// the first whole second not before `now + delay`: never earlier than its item (a job that
+/// came early only finds its item not yet claimable and is enqueued again for the rest). A job
+/// due now is due at the current second, so it is fetched at once.
+fn due_second(delay: Duration) -> Result<u64, String> {
+    let due = (SystemTime::now() + delay).duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?;
+    let rounds_up = !delay.is_zero() && due.subsec_nanos() > 0;
+    Ok(due.as_secs() + u64::from(rounds_up))
 }
 
 /// The INSERT apalis's `push_tasks` (`queries/task/sink.sql` of apalis-sqlite and
 /// apalis-postgres 1.0) makes for one task, as a statement that can run in any transaction:
 /// the payload is the `WorkItem`'s JSON (apalis's `JsonCodec`), no priority, no metadata, no
-/// idempotency key, and `run_at` as `TaskBuilder::run_after` computes it. apalis's own
+/// idempotency key, and `run_at` from [`due_second`]. apalis's own
 /// function needs an sqlx connection, which a sea-orm transaction does not hand out.
 fn insert_job(backend: DbBackend, job: &Job) -> Result<Statement, String> {
     let payload = serde_json::to_vec(&job.item).map_err(|e| e.to_string())?;
-    let run_at =
-        (SystemTime::now() + whole_seconds(job.delay)).duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs()
-            as i64;
+    let run_at = due_second(job.delay)? as i64;
     let id = ulid::Ulid::generate().to_string();
     let attempts = DELIVERY_ATTEMPTS as i64;
     let sql = match backend {
@@ -93,7 +95,7 @@ impl JobQueue for ApalisQueue {
             for job in jobs {
                 let task = TaskBuilder::new(job.item)
                     .max_attempts(DELIVERY_ATTEMPTS)
-                    .run_after(whole_seconds(job.delay))
+                    .run_at_timestamp(due_second(job.delay)?)
                     .build();
                 match &self.storage {
                     Storage::Sqlite(storage) => storage.clone().push_task(task).await.map_err(|e| e.to_string())?,
@@ -158,5 +160,33 @@ impl JobQueue for ApalisQueue {
                 .map_err(|e| e.to_string())?;
             rows.iter().map(|row| row.try_get::<String>("", "step_id").map_err(|e| e.to_string())).collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unix_now() -> Duration {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap()
+    }
+
+    #[test]
+    fn a_delayed_job_is_due_at_the_first_whole_second_not_before_its_delay() {
+        for delay_ms in [1, 100, 999, 1000, 1001, 2500] {
+            let delay = Duration::from_millis(delay_ms);
+            let earliest = unix_now() + delay;
+            let due = due_second(delay).unwrap();
+            let latest = unix_now() + delay;
+            assert!(Duration::from_secs(due) >= earliest, "{delay_ms} ms: due at {due}, before {earliest:?}");
+            assert!(Duration::from_secs(due) < latest + Duration::from_secs(1), "{delay_ms} ms: a second too late");
+        }
+    }
+
+    #[test]
+    fn a_job_due_now_is_due_at_the_current_second() {
+        let before = unix_now().as_secs();
+        let due = due_second(Duration::ZERO).unwrap();
+        assert!(due >= before && due <= unix_now().as_secs());
     }
 }

@@ -383,15 +383,13 @@ impl RunEngine {
         let Some(step) =
             runs::claim_step(&self.db, step_id, chrono::Duration::milliseconds(self.lease.as_millis() as i64)).await?
         else {
-            // The queue schedules in whole seconds and may deliver a little early: a step that is
-            // still waiting gets a new job for the rest of its wait (never a sleeping worker).
+            // A job may come a little before its step is due: a step that is still waiting gets
+            // a new job for the rest of its wait (never a sleeping worker).
             if let Some(waiting) = runs::get_step(&self.db, step_id).await?
                 && matches!(waiting.status, StepStatus::Pending | StepStatus::Retrying)
                 && let Some(due) = waiting.next_attempt_at
-                && due > Utc::now()
             {
-                let delay = (due - Utc::now()).to_std().unwrap_or_default();
-                self.enqueue(vec![Job::after(WorkItem::step(run_id, step_id)?, delay)]).await?;
+                self.enqueue(vec![Job::for_the_rest(WorkItem::step(run_id, step_id)?, due)]).await?;
             }
             return Ok(());
         };

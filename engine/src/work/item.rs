@@ -118,6 +118,14 @@ impl Job {
     pub fn after(item: WorkItem, delay: Duration) -> Self {
         Self { item, delay }
     }
+
+    /// The job for an item whose job came before the item was claimable and which is still
+    /// waiting, due at `due`: the rest of its wait, or none when `due` passed in between (the
+    /// claim and this check read the clock at different moments). Never dropped: an item whose
+    /// job is dropped waits for the reconciler (a 100 ms retry once waited 15 s that way).
+    pub fn for_the_rest(item: WorkItem, due: chrono::DateTime<chrono::Utc>) -> Self {
+        Self::after(item, (due - chrono::Utc::now()).to_std().unwrap_or_default())
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +153,15 @@ mod tests {
             assert_eq!(serde_json::to_value(&item).unwrap()["kind"], kind.as_str());
             assert_eq!(item.kind(), kind);
         }
+    }
+
+    #[test]
+    fn an_early_job_is_followed_by_one_for_the_rest_of_the_wait_even_when_that_has_passed() {
+        let item = WorkItem::ChannelMessage { id: ChannelMessageId::generate() };
+        let later = Job::for_the_rest(item.clone(), chrono::Utc::now() + chrono::Duration::seconds(60));
+        assert!(later.delay > Duration::from_secs(59) && later.delay <= Duration::from_secs(60), "{later:?}");
+        let passed = Job::for_the_rest(item.clone(), chrono::Utc::now() - chrono::Duration::milliseconds(1));
+        assert_eq!(passed, Job::now(item));
     }
 
     #[test]
