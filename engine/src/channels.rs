@@ -19,7 +19,7 @@ use crate::store::audit::{self, NewAuditEntry};
 use crate::store::channels::{self, ChannelMessage};
 use crate::work::queue::commit;
 use crate::work::retry::{backoff, due_after};
-use crate::work::{Job, JobQueue, WorkItem, WorkKind, outcome};
+use crate::work::{Job, JobQueue, MessageStatus, WorkItem, WorkKind, outcome};
 
 /// Attempts per message unless the request says otherwise.
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 5;
@@ -106,13 +106,13 @@ impl ChannelOutbox {
 
     /// Runs the attempt; returns the message's next status, the channel's id, the error, and
     /// the wait before another attempt when it is retried.
-    async fn attempt(&self, row: &ChannelMessage) -> (&'static str, Option<String>, Option<String>, Option<Duration>) {
+    async fn attempt(&self, row: &ChannelMessage) -> (MessageStatus, Option<String>, Option<String>, Option<Duration>) {
         let outbound: OutboundMessage = match serde_json::from_value(row.message.clone()) {
             Ok(m) => m,
-            Err(e) => return ("failed", None, Some(e.to_string()), None),
+            Err(e) => return (MessageStatus::Failed, None, Some(e.to_string()), None),
         };
         let Ok(tenant) = row.tenant_id.parse::<TenantId>() else {
-            return ("failed", None, Some("unknown tenant".into()), None);
+            return (MessageStatus::Failed, None, Some("unknown tenant".into()), None);
         };
         let bot: Option<BotId> = row.bot_id.as_deref().and_then(|b| b.parse().ok());
         let attempt = row.attempts.max(1) as u32;
@@ -123,14 +123,14 @@ impl ChannelOutbox {
         match result {
             Ok(sent) => {
                 tracing::info!(message.id = %row.id, plugin.id = %row.plugin_id, attempt, "Channel message sent.");
-                ("sent", Some(sent.external_id), None, None)
+                (MessageStatus::Sent, Some(sent.external_id), None, None)
             }
             Err(e) if e.is_retryable() && row.attempts < row.max_attempts => {
-                ("queued", None, Some(e.to_string()), Some(backoff(attempt, e.retry_after())))
+                (MessageStatus::Queued, None, Some(e.to_string()), Some(backoff(attempt, e.retry_after())))
             }
             Err(e) => {
                 tracing::warn!(message.id = %row.id, plugin.id = %row.plugin_id, attempt, error = %e, "Channel message failed.");
-                ("failed", None, Some(e.to_string()), None)
+                (MessageStatus::Failed, None, Some(e.to_string()), None)
             }
         }
     }
@@ -143,12 +143,13 @@ impl ChannelOutbox {
     pub async fn reconcile(&self) -> Result<usize, RunError> {
         let db = self.registry.db();
         let overdue = channels::overdue(db, chrono::Duration::seconds(10), 500).await?;
-        let waiting: Vec<String> = overdue.iter().filter(|m| m.status == "queued").map(|m| m.id.clone()).collect();
+        let waiting: Vec<String> =
+            overdue.iter().filter(|m| m.status == MessageStatus::Queued).map(|m| m.id.clone()).collect();
         let queued = self.queue.queued(WorkKind::ChannelMessage, waiting).await.unwrap_or_default();
         let mut count = 0;
         for message in overdue {
             let job = Job::now(WorkItem::channel_message(&message.id)?);
-            if message.status == "queued" {
+            if message.status == MessageStatus::Queued {
                 if !queued.contains(&message.id) {
                     self.queue.enqueue(vec![job]).await.map_err(RunError::Queue)?;
                     count += 1;

@@ -23,7 +23,7 @@ use crate::store::audit::{self, NewAuditEntry};
 use crate::store::rest_hooks::{self, Delivery, target_field};
 use crate::work::queue::commit;
 use crate::work::retry::{backoff, due_after};
-use crate::work::{Job, JobQueue, WorkItem, WorkKind, outcome};
+use crate::work::{DeliveryStatus, Job, JobQueue, WorkItem, WorkKind, outcome};
 
 /// Attempts per delivery before it is marked `failed`.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -44,7 +44,7 @@ pub struct HookDispatcher {
 
 /// What an attempt leads to.
 struct Attempted {
-    status: &'static str,
+    status: DeliveryStatus,
     error: Option<String>,
     retry: Option<Duration>,
     /// The subscriber answered 410: remove its subscription.
@@ -52,7 +52,7 @@ struct Attempted {
 }
 
 impl Attempted {
-    fn done(status: &'static str, error: Option<String>) -> Self {
+    fn done(status: DeliveryStatus, error: Option<String>) -> Self {
         Self { status, error, retry: None, gone: None }
     }
 }
@@ -103,7 +103,7 @@ impl HookDispatcher {
     async fn attempt(&self, delivery: &Delivery) -> Result<Attempted, StoreError> {
         let db = self.registry.db();
         let Some(subscription) = rest_hooks::get(db, &delivery.subscription_id).await? else {
-            return Ok(Attempted::done("gone", None));
+            return Ok(Attempted::done(DeliveryStatus::Gone, None));
         };
         let field = target_field(&subscription.id);
         let binding = Binding::tenant(&subscription.tenant_id, &subscription.plugin_id, &field);
@@ -111,11 +111,11 @@ impl HookDispatcher {
             Ok(t) => t,
             Err(e) => {
                 let error = format!("the subscription's target URL cannot be decrypted: {e}");
-                return Ok(Attempted::done("failed", Some(error)));
+                return Ok(Attempted::done(DeliveryStatus::Failed, Some(error)));
             }
         };
         let Ok(tenant) = delivery.tenant_id.parse::<TenantId>() else {
-            return Ok(Attempted::done("failed", Some("unknown tenant".into())));
+            return Ok(Attempted::done(DeliveryStatus::Failed, Some("unknown tenant".into())));
         };
         let attempt = delivery.attempts.max(1) as u32;
         let mut request = InvokeRequest::synchronous(
@@ -132,19 +132,22 @@ impl HookDispatcher {
         Ok(match outcome.result {
             Ok(_) => {
                 tracing::info!(subscription.id = %subscription.id, event = %delivery.event, attempt, "REST hook delivered.");
-                Attempted::done("delivered", None)
+                Attempted::done(DeliveryStatus::Delivered, None)
             }
             Err(InvokeError::Action(e)) if e.message().starts_with(GONE_PREFIX) => {
                 tracing::info!(subscription.id = %subscription.id, "The subscriber is gone (410): subscription removed.");
-                Attempted { gone: Some(subscription.id.clone()), ..Attempted::done("gone", Some(e.to_string())) }
+                Attempted {
+                    gone: Some(subscription.id.clone()),
+                    ..Attempted::done(DeliveryStatus::Gone, Some(e.to_string()))
+                }
             }
             Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => Attempted {
                 retry: Some(backoff(attempt, e.retry_after())),
-                ..Attempted::done("pending", Some(e.to_string()))
+                ..Attempted::done(DeliveryStatus::Pending, Some(e.to_string()))
             },
             Err(e) => {
                 tracing::warn!(subscription.id = %subscription.id, attempt, error = %e, "REST hook delivery failed.");
-                Attempted::done("failed", Some(e.to_string()))
+                Attempted::done(DeliveryStatus::Failed, Some(e.to_string()))
             }
         })
     }

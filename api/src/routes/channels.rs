@@ -10,6 +10,7 @@ use bacon_engine::plugins::settings;
 use bacon_engine::store;
 use bacon_engine::store::channels::{self, ChannelMessage};
 use bacon_engine::tenancy::Role;
+use bacon_engine::work::MessageStatus;
 use bacon_plugin_sdk::channel::OutboundMessage;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,22 @@ pub struct SendChannelMessageRequest {
     pub max_attempts: Option<i32>,
 }
 
+// The OpenAPI face of the engine's `MessageStatus` (the engine stays free of the API
+// framework); a test keeps the names equal.
+
+/// Channel message states: `queued` (waiting for its next attempt), `sending` (an attempt under
+/// way), `sent`, `failed` (given up).
+#[derive(Serialize, ToSchema)]
+#[schema(as = MessageStatus)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Documentation only.
+enum MessageStatusSchema {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+}
+
 /// A queued, sent or failed message.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -55,8 +72,8 @@ pub struct ChannelMessageResponse {
     pub id: String,
     pub plugin_id: String,
     pub conversation_id: Option<String>,
-    /// `queued`, `sending`, `sent` or `failed`.
-    pub status: String,
+    #[schema(value_type = MessageStatusSchema)]
+    pub status: MessageStatus,
     pub attempts: i32,
     /// The channel's id of the sent message (Twilio's `SM…`).
     pub external_id: Option<String>,
@@ -173,4 +190,17 @@ pub async fn get_channel_message(
         return Err(ApiError::NotFound { kind: "channel message", id: message_id.chars().take(64).collect() });
     }
     Ok(ApiJson(message.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn the_documented_message_statuses_are_the_engines() {
+        let documented = serde_json::to_value(MessageStatusSchema::schema()).unwrap()["enum"].clone();
+        let names: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(documented, serde_json::json!(names));
+    }
 }

@@ -68,6 +68,8 @@ macro_rules! names {
     };
 }
 
+pub(crate) use names;
+
 names!(RunStatus { Running => "running", Succeeded => "succeeded", Failed => "failed", Cancelled => "cancelled" });
 names!(StepStatus {
     Pending => "pending",

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::StoreError;
 use crate::ids::{ChannelMessageId, ConversationId, TenantId};
+use crate::work::status::{self, MessageStatus};
 
 /// A message in the outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,8 +21,7 @@ pub struct ChannelMessage {
     pub plugin_id: String,
     pub conversation_id: Option<String>,
     pub message: Value,
-    /// `queued`, `sending`, `sent`, `failed`.
-    pub status: String,
+    pub status: MessageStatus,
     pub attempts: i32,
     pub max_attempts: i32,
     pub external_id: Option<String>,
@@ -31,6 +31,7 @@ pub struct ChannelMessage {
 }
 
 fn message_of(m: messages::Model) -> ChannelMessage {
+    let status = status::stored("channel_messages", &m.id, &m.status, MessageStatus::Failed);
     ChannelMessage {
         id: m.id,
         tenant_id: m.tenant_id,
@@ -38,7 +39,7 @@ fn message_of(m: messages::Model) -> ChannelMessage {
         plugin_id: m.plugin_id,
         conversation_id: m.conversation_id,
         message: m.message,
-        status: m.status,
+        status,
         attempts: m.attempts,
         max_attempts: m.max_attempts,
         external_id: m.external_id,
@@ -70,7 +71,7 @@ pub async fn enqueue(
         plugin_id: Set(plugin_id.to_string()),
         conversation_id: Set(conversation_id),
         message: Set(message),
-        status: Set("queued".into()),
+        status: Set(MessageStatus::Queued.as_str().into()),
         attempts: Set(0),
         max_attempts: Set(max_attempts),
         next_attempt_at: Set(now),
@@ -110,12 +111,12 @@ pub async fn claim(
 ) -> Result<Option<ChannelMessage>, StoreError> {
     let now = Utc::now();
     let claimed = messages::Entity::update_many()
-        .col_expr(messages::Column::Status, Expr::value("sending"))
+        .col_expr(messages::Column::Status, Expr::value(MessageStatus::Sending.as_str()))
         .col_expr(messages::Column::LeaseUntil, Expr::value(Some(now + lease)))
         .col_expr(messages::Column::Attempts, Expr::col(messages::Column::Attempts).add(1))
         .col_expr(messages::Column::UpdatedAt, Expr::value(now))
         .filter(messages::Column::Id.eq(id))
-        .filter(messages::Column::Status.eq("queued"))
+        .filter(messages::Column::Status.eq(MessageStatus::Queued.as_str()))
         .filter(messages::Column::NextAttemptAt.lte(now))
         .exec_with_returning(db)
         .await?;
@@ -128,7 +129,7 @@ pub async fn claim(
 /// On a database failure.
 pub async fn due_at(db: &impl ConnectionTrait, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(messages::Entity::find_by_id(id.to_string())
-        .filter(messages::Column::Status.eq("queued"))
+        .filter(messages::Column::Status.eq(MessageStatus::Queued.as_str()))
         .one(db)
         .await?
         .map(|row| row.next_attempt_at))
@@ -146,10 +147,14 @@ pub async fn overdue(
 ) -> Result<Vec<ChannelMessage>, StoreError> {
     let now = Utc::now();
     let due = Condition::any()
-        .add(Condition::all().add(messages::Column::Status.eq("sending")).add(messages::Column::LeaseUntil.lt(now)))
         .add(
             Condition::all()
-                .add(messages::Column::Status.eq("queued"))
+                .add(messages::Column::Status.eq(MessageStatus::Sending.as_str()))
+                .add(messages::Column::LeaseUntil.lt(now)),
+        )
+        .add(
+            Condition::all()
+                .add(messages::Column::Status.eq(MessageStatus::Queued.as_str()))
                 .add(messages::Column::NextAttemptAt.lt(now - grace)),
         );
     Ok(messages::Entity::find()
@@ -171,12 +176,12 @@ pub async fn overdue(
 pub async fn release_expired(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
     let now = Utc::now();
     let released = messages::Entity::update_many()
-        .col_expr(messages::Column::Status, Expr::value("queued"))
+        .col_expr(messages::Column::Status, Expr::value(MessageStatus::Queued.as_str()))
         .col_expr(messages::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(messages::Column::NextAttemptAt, Expr::value(now))
         .col_expr(messages::Column::UpdatedAt, Expr::value(now))
         .filter(messages::Column::Id.eq(id))
-        .filter(messages::Column::Status.eq("sending"))
+        .filter(messages::Column::Status.eq(MessageStatus::Sending.as_str()))
         .filter(messages::Column::LeaseUntil.lt(now))
         .exec(db)
         .await?;
@@ -193,14 +198,14 @@ pub async fn release_expired(db: &impl ConnectionTrait, id: &str) -> Result<bool
 pub async fn finish(
     db: &impl ConnectionTrait,
     claimed: &ChannelMessage,
-    status: &str,
+    status: MessageStatus,
     external_id: Option<String>,
     error: Option<String>,
     next: Option<DateTime<Utc>>,
 ) -> Result<bool, StoreError> {
     let now = Utc::now();
     let mut update = messages::Entity::update_many()
-        .col_expr(messages::Column::Status, Expr::value(status))
+        .col_expr(messages::Column::Status, Expr::value(status.as_str()))
         .col_expr(messages::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(messages::Column::ExternalId, Expr::value(external_id))
         .col_expr(messages::Column::LastError, Expr::value(error))
@@ -210,7 +215,7 @@ pub async fn finish(
     }
     let result = update
         .filter(messages::Column::Id.eq(claimed.id.as_str()))
-        .filter(messages::Column::Status.eq("sending"))
+        .filter(messages::Column::Status.eq(MessageStatus::Sending.as_str()))
         .filter(messages::Column::Attempts.eq(claimed.attempts))
         .exec(db)
         .await?;

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::StoreError;
 use crate::ids::{EventId, HookDeliveryId, HookSubscriptionId, TenantId};
+use crate::work::DeliveryStatus;
 
 /// A stored subscription; `sealed_target_url` is ciphertext.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,10 +116,12 @@ pub async fn remove_gone(db: &impl ConnectionTrait, id: &str) -> Result<(), Stor
 
 async fn drop_pending(db: &impl ConnectionTrait, subscription_id: &str) -> Result<(), StoreError> {
     deliveries::Entity::update_many()
-        .col_expr(deliveries::Column::Status, Expr::value("gone"))
+        .col_expr(deliveries::Column::Status, Expr::value(DeliveryStatus::Gone.as_str()))
         .col_expr(deliveries::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(deliveries::Column::SubscriptionId.eq(subscription_id))
-        .filter(deliveries::Column::Status.is_in(["pending", "delivering"]))
+        .filter(
+            deliveries::Column::Status.is_in([DeliveryStatus::Pending.as_str(), DeliveryStatus::Delivering.as_str()]),
+        )
         .exec(db)
         .await?;
     Ok(())
@@ -207,7 +210,7 @@ pub async fn publish(
             event: Set(event.to_string()),
             event_id: Set(event_id.clone()),
             payload: Set(payload.clone()),
-            status: Set("pending".into()),
+            status: Set(DeliveryStatus::Pending.as_str().into()),
             attempts: Set(0),
             next_attempt_at: Set(now),
             lease_until: Set(None),
@@ -229,12 +232,12 @@ pub async fn publish(
 pub async fn claim(db: &impl ConnectionTrait, id: &str, lease: ChronoDuration) -> Result<Option<Delivery>, StoreError> {
     let now = Utc::now();
     let claimed = deliveries::Entity::update_many()
-        .col_expr(deliveries::Column::Status, Expr::value("delivering"))
+        .col_expr(deliveries::Column::Status, Expr::value(DeliveryStatus::Delivering.as_str()))
         .col_expr(deliveries::Column::Attempts, Expr::col(deliveries::Column::Attempts).add(1))
         .col_expr(deliveries::Column::LeaseUntil, Expr::value(Some(now + lease)))
         .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
         .filter(deliveries::Column::Id.eq(id))
-        .filter(deliveries::Column::Status.eq("pending"))
+        .filter(deliveries::Column::Status.eq(DeliveryStatus::Pending.as_str()))
         .filter(deliveries::Column::NextAttemptAt.lte(now))
         .exec_with_returning(db)
         .await?;
@@ -254,7 +257,7 @@ pub async fn claim(db: &impl ConnectionTrait, id: &str, lease: ChronoDuration) -
 /// On a database failure.
 pub async fn due_at(db: &impl ConnectionTrait, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(deliveries::Entity::find_by_id(id.to_string())
-        .filter(deliveries::Column::Status.eq("pending"))
+        .filter(deliveries::Column::Status.eq(DeliveryStatus::Pending.as_str()))
         .one(db)
         .await?
         .map(|row| row.next_attempt_at))
@@ -270,13 +273,13 @@ pub async fn due_at(db: &impl ConnectionTrait, id: &str) -> Result<Option<DateTi
 pub async fn finish(
     db: &impl ConnectionTrait,
     claimed: &Delivery,
-    status: &str,
+    status: DeliveryStatus,
     error: Option<String>,
     next: Option<DateTime<Utc>>,
 ) -> Result<bool, StoreError> {
     let now = Utc::now();
     let mut update = deliveries::Entity::update_many()
-        .col_expr(deliveries::Column::Status, Expr::value(status))
+        .col_expr(deliveries::Column::Status, Expr::value(status.as_str()))
         .col_expr(deliveries::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(deliveries::Column::LastError, Expr::value(error))
         .col_expr(deliveries::Column::UpdatedAt, Expr::value(now));
@@ -285,7 +288,7 @@ pub async fn finish(
     }
     let result = update
         .filter(deliveries::Column::Id.eq(claimed.id.as_str()))
-        .filter(deliveries::Column::Status.eq("delivering"))
+        .filter(deliveries::Column::Status.eq(DeliveryStatus::Delivering.as_str()))
         .filter(deliveries::Column::Attempts.eq(claimed.attempts))
         .exec(db)
         .await?;
@@ -304,12 +307,12 @@ pub async fn overdue(db: &impl ConnectionTrait, grace: ChronoDuration, limit: u6
             Condition::any()
                 .add(
                     Condition::all()
-                        .add(deliveries::Column::Status.eq("delivering"))
+                        .add(deliveries::Column::Status.eq(DeliveryStatus::Delivering.as_str()))
                         .add(deliveries::Column::LeaseUntil.lt(now)),
                 )
                 .add(
                     Condition::all()
-                        .add(deliveries::Column::Status.eq("pending"))
+                        .add(deliveries::Column::Status.eq(DeliveryStatus::Pending.as_str()))
                         .add(deliveries::Column::NextAttemptAt.lt(now - grace)),
                 ),
         )
@@ -320,7 +323,7 @@ pub async fn overdue(db: &impl ConnectionTrait, grace: ChronoDuration, limit: u6
     Ok(rows
         .into_iter()
         .map(|row| Overdue {
-            lost: row.status == "delivering",
+            lost: row.status == DeliveryStatus::Delivering.as_str(),
             id: row.id,
             tenant_id: row.tenant_id,
             subscription_id: row.subscription_id,
@@ -351,12 +354,12 @@ pub struct Overdue {
 pub async fn release_expired(db: &impl ConnectionTrait, id: &str) -> Result<bool, StoreError> {
     let now = Utc::now();
     let released = deliveries::Entity::update_many()
-        .col_expr(deliveries::Column::Status, Expr::value("pending"))
+        .col_expr(deliveries::Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
         .col_expr(deliveries::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(deliveries::Column::NextAttemptAt, Expr::value(now))
         .col_expr(deliveries::Column::UpdatedAt, Expr::value(now))
         .filter(deliveries::Column::Id.eq(id))
-        .filter(deliveries::Column::Status.eq("delivering"))
+        .filter(deliveries::Column::Status.eq(DeliveryStatus::Delivering.as_str()))
         .filter(deliveries::Column::LeaseUntil.lt(now))
         .exec(db)
         .await?;

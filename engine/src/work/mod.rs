@@ -13,6 +13,7 @@
 //! - [`outcome`]: recording an attempt's outcome, retried while the database is busy.
 //! - [`retry`]: the one claim lease and backoff policy of messages and deliveries.
 //! - [`runner`]: dispatch by kind, and reconciliation of every kind.
+//! - [`status`]: the states of channel messages and REST-hook deliveries.
 //!
 //! To add a kind: a variant in [`item::WorkItem`], its store functions (claim with a guarded
 //! UPDATE, finish, overdue), its executor, and a line in each `match` of [`runner`].
@@ -22,6 +23,8 @@ pub mod outcome;
 pub mod queue;
 pub mod retry;
 pub mod runner;
+pub mod status;
 
 pub use item::{Job, WorkItem, WorkKind};
 pub use queue::{JobQueue, QueueError};
+pub use status::{DeliveryStatus, MessageStatus};
