@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bacon_engine::database::{DatabaseOptions, SqliteDurability};
 use bacon_engine::flows::template::TemplateLimits;
+use bacon_engine::retention::Retention;
 use bacon_plugin_sdk::Secret;
 use bacon_plugin_sdk::egress::{EgressPolicy, InvalidRange};
 use figment::Figment;
@@ -47,6 +48,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub egress: EgressConfig,
     pub flows: FlowsConfig,
+    pub retention: RetentionConfig,
 }
 
 /// Where plugins' outbound requests may go. Public addresses always; loopback, link-local,
@@ -85,6 +87,31 @@ fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<V
             text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
         }
     })
+}
+
+/// How long inbound deliveries, finished runs and audit rows are kept, in days
+/// (`docs/configuration.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Inbound webhook deliveries (their digests and header names; never their bodies).
+    pub inbound_days: u32,
+    /// Finished runs with their steps, and audit rows; unset: kept for ever.
+    pub runs_days: Option<u32>,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let defaults = Retention::default();
+        Self { inbound_days: defaults.inbound_days, runs_days: defaults.runs_days }
+    }
+}
+
+impl RetentionConfig {
+    pub fn policy(&self) -> Retention {
+        // A zero-day retention would purge what has not been processed yet.
+        Retention { inbound_days: self.inbound_days.max(1), runs_days: self.runs_days.map(|days| days.max(1)) }
+    }
 }
 
 /// What flow templates and the values they render may hold, in bytes.
@@ -228,6 +255,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             egress: EgressConfig::default(),
             flows: FlowsConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }

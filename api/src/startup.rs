@@ -166,7 +166,8 @@ impl Application {
             Duration::from_secs(config.workers.lease_secs),
             config.flows.template_limits(),
         )
-        .await?;
+        .await?
+        .with_retention(config.retention.policy());
         let runs = work.runs().clone();
         let timeout = Duration::from_millis(config.http.request_timeout_ms);
         let listener =
@@ -297,7 +298,8 @@ pub async fn worker_engine(config: &Config) -> anyhow::Result<(DatabaseConnectio
     let plugins = load_plugins(config, &crate::catalog::builtin_plugins(), db.clone(), Secrets::new(keyring))?;
     let work =
         work_runner(&db, plugins, Duration::from_secs(config.workers.lease_secs), config.flows.template_limits())
-            .await?;
+            .await?
+            .with_retention(config.retention.policy());
     Ok((db, work))
 }
 

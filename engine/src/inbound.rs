@@ -14,6 +14,7 @@ use bacon_plugin_sdk::trigger::{InboundRequest, VerifyError};
 use base64::Engine;
 use chrono::Duration as ChronoDuration;
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use crate::StoreError;
 use crate::database::begin_write;
@@ -23,7 +24,7 @@ use crate::plugins::registry::PluginRegistry;
 use crate::plugins::triggers::TriggerError;
 use crate::runs::engine::{RunEngine, RunError};
 use crate::schedules;
-use crate::secrets::cipher::Binding;
+use crate::secrets::cipher::{Binding, Keyring};
 use crate::store::inbound::{self, NewInboundEvent};
 use crate::store::rest_hooks;
 use crate::store::triggers::{self, NewTriggerSubscription, TriggerSubscription};
@@ -365,12 +366,13 @@ impl Inbound {
             }
         };
         let id = InboundEventId::generate().to_string();
-        let headers: serde_json::Map<String, Value> = request
-            .headers
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "authorization" | "cookie"))
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
+        // At rest: the body's digest and the header names, never their contents; the event is
+        // sealed until its run starts.
+        let sealed_event = self
+            .registry
+            .secrets()
+            .keyring()
+            .encrypt(&event.to_string(), &Binding::tenant(&subscription.tenant_id, &plugin_id, &event_field(&id)));
         // The inbox row and its work item commit together: acknowledged means it will run.
         let txn = begin_write(db).await.map_err(StoreError::from)?;
         let stored = inbound::record(
@@ -382,9 +384,9 @@ impl Inbound {
                 hook_id: hook_id.to_string(),
                 flow_id: subscription.flow_id.clone(),
                 delivery_id,
-                headers: Value::Object(headers),
-                body: request.body,
-                event,
+                header_names: request.headers.iter().map(|(name, _)| name.clone()).collect(),
+                body_sha256: sha2::Sha256::digest(&request.body).to_vec(),
+                sealed_event,
             },
         )
         .await?;
@@ -421,8 +423,16 @@ impl Inbound {
             inbound::finish(db, inbound_id, "failed").await?;
             return Ok(None);
         };
+        let event = match self.unseal(&pending) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::error!(inbound.id = %inbound_id, error = %e, "A stored delivery cannot be read; it is dropped.");
+                inbound::finish(db, inbound_id, "failed").await?;
+                return Ok(None);
+            }
+        };
         let key = format!("inbound:{inbound_id}");
-        match self.runs.start(tenant, flow, None, json!({}), Some(pending.event), Some(key)).await {
+        match self.runs.start(tenant, flow, None, json!({}), Some(event), Some(key)).await {
             Ok((run, _)) => {
                 inbound::finish(db, inbound_id, "processed").await?;
                 tracing::info!(flow.id = %flow, run.id = %run.id, inbound.id = %inbound_id, "A delivery started a run.");
@@ -435,6 +445,18 @@ impl Inbound {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A stored delivery's event: decrypted, or as it is in a row stored before sealing.
+    fn unseal(&self, pending: &inbound::PendingInboundEvent) -> Result<Value, String> {
+        let sealed = match &pending.event {
+            Value::String(text) if Keyring::is_sealed(text) => text,
+            plain => return Ok(plain.clone()),
+        };
+        let field = event_field(&pending.id);
+        let binding = Binding::tenant(&pending.tenant_id, &pending.plugin_id, &field);
+        let plain = self.registry.secrets().keyring().decrypt(sealed, &binding).map_err(|e| e.to_string())?;
+        serde_json::from_str(plain.expose()).map_err(|e| e.to_string())
     }
 
     /// Re-enqueues deliveries left unprocessed for more than 10 seconds whose job is gone (a
@@ -459,6 +481,12 @@ impl Inbound {
         }
         Ok(count)
     }
+}
+
+/// The binding field of a stored delivery's sealed event: the row's own id, so a sealed event
+/// cannot be moved to another row.
+fn event_field(inbound_id: &str) -> String {
+    format!("inbound:{inbound_id}")
 }
 
 /// An unsigned plain webhook's delivery id: `Idempotency-Key` or `X-Request-Id`, else a new id.

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod inbound;
 pub mod keyfile;
 pub mod plugins;
+pub mod retention;
 pub mod runs;
 pub mod schedules;
 pub mod secrets;

@@ -1,6 +1,6 @@
-//! The worker runtime: apalis workers executing every kind of work item, and three background
-//! loops that never wait on one another: the reconciler, the purge of finished job rows, and
-//! schedule triggers. A slow vendor (a REST-hook target, a channel) holds one worker slot for
+//! The worker runtime: apalis workers executing every kind of work item, and four background
+//! loops that never wait on one another: the reconciler, the purge of finished job rows, the
+//! retention purge (every 5 minutes), and schedule triggers. A slow vendor (a REST-hook target, a channel) holds one worker slot for
 //! its attempt, never a loop.
 //!
 //! apalis stops a worker when its backend fails (a busy, vanished or unreachable database);
@@ -152,6 +152,13 @@ pub async fn run_until(
             async move {
                 runner.reconcile().await;
             }
+        })
+    };
+    let _retention = {
+        let runner = runner.clone();
+        every(Duration::from_secs(300), move || {
+            let runner = runner.clone();
+            async move { runner.purge_expired().await }
         })
     };
     let _schedules = {

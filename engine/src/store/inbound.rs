@@ -1,8 +1,12 @@
 //! The webhook inbox: verified deliveries, unique per (tenant, plugin, delivery id), stored before
 //! they are acknowledged and processed (a run started) after.
+//!
+//! What is kept at rest: the body's SHA-256 and the header names, never the body or header
+//! values; the event sealed by the caller until its run starts ([`finish`] clears it); and
+//! nothing at all once the retention has passed ([`purge_older_than`]).
 
 use bacon_entities::inbound_events as events;
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::Value;
@@ -18,9 +22,12 @@ pub struct NewInboundEvent {
     pub hook_id: String,
     pub flow_id: String,
     pub delivery_id: String,
-    pub headers: Value,
-    pub body: Vec<u8>,
-    pub event: Value,
+    /// The delivery's header names.
+    pub header_names: Vec<String>,
+    /// The SHA-256 of the delivered body.
+    pub body_sha256: Vec<u8>,
+    /// The event, sealed (a JSON string holding the ciphertext).
+    pub sealed_event: String,
 }
 
 /// A stored delivery not processed yet.
@@ -28,7 +35,9 @@ pub struct NewInboundEvent {
 pub struct PendingInboundEvent {
     pub id: String,
     pub tenant_id: String,
+    pub plugin_id: String,
     pub flow_id: String,
+    /// Sealed (a JSON string), or plain JSON in rows stored before sealing.
     pub event: Value,
 }
 
@@ -43,12 +52,12 @@ pub async fn record(db: &impl ConnectionTrait, new: NewInboundEvent) -> Result<b
         plugin_id: Set(new.plugin_id),
         hook_id: Set(new.hook_id),
         delivery_id: Set(new.delivery_id),
-        headers: Set(new.headers),
-        body: Set(new.body),
+        headers: Set(Value::from(new.header_names)),
+        body_sha256: Set(new.body_sha256),
         status: Set("received".into()),
         received_at: Set(Utc::now()),
         processed_at: Set(None),
-        event: Set(Some(new.event)),
+        event: Set(Some(Value::String(new.sealed_event))),
         flow_id: Set(Some(new.flow_id)),
     })
     .on_conflict(
@@ -74,7 +83,13 @@ pub async fn pending(db: &impl ConnectionTrait, id: &str) -> Result<Option<Pendi
 }
 
 fn pending_of(m: events::Model) -> Option<PendingInboundEvent> {
-    Some(PendingInboundEvent { id: m.id, tenant_id: m.tenant_id, flow_id: m.flow_id?, event: m.event? })
+    Some(PendingInboundEvent {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        plugin_id: m.plugin_id,
+        flow_id: m.flow_id?,
+        event: m.event?,
+    })
 }
 
 /// Deliveries received more than `older_than` ago and still unprocessed (their process died).
@@ -98,7 +113,8 @@ pub async fn stale(
         .collect())
 }
 
-/// Marks a delivery processed (`processed`, or `failed` when its flow could not start).
+/// Marks a delivery processed (`processed`, or `failed` when its flow could not start) and
+/// clears its event: the run holds what it needs.
 ///
 /// # Errors
 /// On a database failure.
@@ -106,6 +122,7 @@ pub async fn finish(db: &impl ConnectionTrait, id: &str, status: &str) -> Result
     events::Entity::update_many()
         .col_expr(events::Column::Status, Expr::value(status))
         .col_expr(events::Column::ProcessedAt, Expr::value(Some(Utc::now())))
+        .col_expr(events::Column::Event, Expr::value(Option::<Value>::None))
         .filter(events::Column::Id.eq(id))
         .exec(db)
         .await?;
@@ -119,4 +136,13 @@ pub async fn finish(db: &impl ConnectionTrait, id: &str, status: &str) -> Result
 pub async fn count_for_hook(db: &impl ConnectionTrait, hook_id: &str) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(events::Entity::find().filter(events::Column::HookId.eq(hook_id)).count(db).await?)
+}
+
+/// Deletes deliveries received before `cutoff`, processed or not (one past the retention will
+/// never be wanted). Returns how many.
+///
+/// # Errors
+/// On a database failure.
+pub async fn purge_older_than(db: &impl ConnectionTrait, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(events::Entity::delete_many().filter(events::Column::ReceivedAt.lt(cutoff)).exec(db).await?.rows_affected)
 }

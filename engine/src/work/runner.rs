@@ -3,6 +3,7 @@
 use crate::channels::ChannelOutbox;
 use crate::hooks::HookDispatcher;
 use crate::inbound::Inbound;
+use crate::retention::{self, Retention};
 use crate::runs::engine::{RunEngine, RunError};
 
 use super::item::WorkItem;
@@ -14,11 +15,34 @@ pub struct WorkRunner {
     channels: ChannelOutbox,
     hooks: HookDispatcher,
     inbound: Inbound,
+    retention: Retention,
 }
 
 impl WorkRunner {
     pub fn new(runs: RunEngine, channels: ChannelOutbox, hooks: HookDispatcher, inbound: Inbound) -> Self {
-        Self { runs, channels, hooks, inbound }
+        Self { runs, channels, hooks, inbound, retention: Retention::default() }
+    }
+
+    /// How long deliveries, runs and audit rows are kept.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// One retention pass: deletes what is older than its retention (see [`retention`]).
+    pub async fn purge_expired(&self) {
+        match retention::purge(self.runs.db(), &self.retention, chrono::Utc::now()).await {
+            Ok(purged) if purged != retention::Purged::default() => {
+                tracing::info!(
+                    inbound_events = purged.inbound_events,
+                    runs = purged.runs,
+                    audit_rows = purged.audit_rows,
+                    "Purged what is past its retention."
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "The retention purge failed; will try again."),
+        }
     }
 
     pub fn runs(&self) -> &RunEngine {

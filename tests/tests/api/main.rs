@@ -10,6 +10,7 @@ mod documentation;
 mod egress;
 mod flows;
 mod health;
+mod inbound_at_rest;
 mod input;
 mod outage;
 mod plain_webhooks;

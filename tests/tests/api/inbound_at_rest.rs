@@ -1,0 +1,116 @@
+//! Inbound deliveries at rest (issue #18): the inbox keeps a delivery's body digest and header
+//! names, never the body or header values; its event is sealed until its run starts and cleared
+//! after; and deliveries, finished runs and audit rows go once past their retention.
+
+use bacon_engine::retention::{self, Retention};
+use bacon_tests::{Backend, db_test};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use super::triggers::{create_flow, deliver, flow_with_trigger, succeeded_runs};
+
+/// Every row of every table of ours, as text (PostgreSQL), or the database file (SQLite).
+async fn dump(app: &bacon_tests::TestApp, db: &DatabaseConnection) -> String {
+    match app.backend {
+        Backend::Sqlite => {
+            let mut bytes = Vec::new();
+            for file in ["bacon.db", "bacon.db-wal"] {
+                bytes.extend(std::fs::read(app.data_dir().join(file)).unwrap_or_default());
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Backend::Postgres => {
+            let backend = db.get_database_backend();
+            let tables = db
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables \
+                     WHERE table_schema IN ('public', 'apalis') AND table_type = 'BASE TABLE'",
+                ))
+                .await
+                .unwrap();
+            let mut text = String::new();
+            for table in tables {
+                let name: String = table.try_get("", "name").unwrap();
+                let sql = format!("SELECT row_to_json(t)::text AS row FROM {name} t");
+                for row in db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap() {
+                    text.push_str(&row.try_get::<String>("", "row").unwrap());
+                    text.push('\n');
+                }
+            }
+            text
+        }
+    }
+}
+
+async fn count(db: &DatabaseConnection, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "n")
+        .unwrap()
+}
+
+db_test!(
+    async fn a_delivery_leaves_a_digest_and_header_names_and_goes_after_its_retention(app) {
+        let flow = create_flow(&app, flow_with_trigger(json!({"kind": "webhook"}), vec![])).await;
+        let activated = app.post(&format!("/v1/flows/{flow}/activate"), &app.tenant_key, json!({})).await;
+        assert_eq!(activated.status, 200, "{}", activated.text);
+        let url = activated.json["hookUrl"].as_str().unwrap();
+        let hook = &url[url.find("/hooks/").unwrap()..];
+        let header_canary = "cnryHEADER-8f2e\"q\\w/e+&";
+        let body = json!({"order": 7, "note": "cnryBODY-51aa"}).to_string().into_bytes();
+        let headers = [
+            ("content-type", "application/json".to_string()),
+            ("authorization", format!("Bearer {header_canary}")),
+            ("idempotency-key", "delivery-1".to_string()),
+        ];
+        let reply = deliver(&app, hook, &headers, body.clone()).await;
+        assert!(reply.status < 300, "{} {}", reply.status, reply.text);
+        let runs = succeeded_runs(&app, &flow, 1).await;
+        assert_eq!(runs.len(), 1);
+
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT CAST(headers AS TEXT) AS headers, body_sha256, CAST(event AS TEXT) AS event, status FROM inbound_events",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        let headers: Value = serde_json::from_str(&rows[0].try_get::<String>("", "headers").unwrap()).unwrap();
+        let mut names: Vec<&str> = headers.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        names.sort_unstable();
+        assert!(names.contains(&"authorization") && names.contains(&"idempotency-key"), "{names:?}");
+        assert!(!headers.to_string().contains("Bearer"), "header values are not kept: {headers}");
+        let digest: Vec<u8> = rows[0].try_get("", "body_sha256").unwrap();
+        assert_eq!(digest, sha2::Sha256::digest(&body).to_vec());
+        assert_eq!(rows[0].try_get::<Option<String>>("", "event").unwrap(), None, "cleared once its run started");
+        assert_eq!(rows[0].try_get::<String>("", "status").unwrap(), "processed");
+        // The body went into the run (a plain webhook's input is its body); the inbox kept none of
+        // it, and no table holds the credential in any encoding.
+        let dumped = dump(&app, &db).await;
+        for form in [header_canary.to_string(), serde_json::to_string(header_canary).unwrap()] {
+            assert!(!dumped.contains(&form), "the credential is stored: {form}");
+        }
+
+        // Retention: nothing goes before its time; a week later the delivery goes, and with a
+        // one-day retention for runs, the finished run, its steps and its audit rows go too.
+        let now = chrono::Utc::now();
+        let kept = retention::purge(&db, &Retention::default(), now).await.unwrap();
+        assert_eq!(kept, retention::Purged::default());
+        let week = now + chrono::Duration::days(8);
+        let purged = retention::purge(&db, &Retention::default(), week).await.unwrap();
+        assert_eq!(purged.inbound_events, 1);
+        assert_eq!((purged.runs, count(&db, "runs").await), (0, 1), "runs are kept by default");
+        let purged = retention::purge(&db, &Retention { inbound_days: 7, runs_days: Some(1) }, week).await.unwrap();
+        assert_eq!(purged.runs, 1);
+        assert_eq!((count(&db, "runs").await, count(&db, "steps").await, count(&db, "inbound_events").await), (0, 0, 0));
+        let run = runs[0]["id"].as_str().unwrap();
+        assert_eq!(app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await.status, 404);
+    }
+);
