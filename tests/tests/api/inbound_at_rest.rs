@@ -3,6 +3,8 @@
 //! after; and deliveries, finished runs and audit rows go once past their retention.
 
 use bacon_engine::retention::{self, Retention};
+use bacon_plugin_sdk::testing::wiremock::matchers::path;
+use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
 use bacon_tests::{Backend, db_test};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -56,7 +58,16 @@ async fn count(db: &DatabaseConnection, table: &str) -> i64 {
 
 db_test!(
     async fn a_delivery_leaves_a_digest_and_header_names_and_goes_after_its_retention(app) {
-        let flow = create_flow(&app, flow_with_trigger(json!({"kind": "webhook"}), vec![])).await;
+        // One vendor call, so the run has an audit row for the retention to purge.
+        let vendor = MockServer::start().await;
+        Mock::given(path("/ok")).respond_with(ResponseTemplate::new(200)).mount(&vendor).await;
+        let put = app
+            .put("/v1/plugins/bacon-plugin-http/settings", &app.tenant_key, json!({"allowedHosts": [vendor.uri()]}))
+            .await;
+        assert_eq!(put.status, 200, "{}", put.text);
+        let call = json!({"id": "call", "type": "plugin_action", "config": {"pluginId": "bacon-plugin-http",
+            "actionName": "request", "payload": {"method": "GET", "url": format!("{}/ok", vendor.uri())}}});
+        let flow = create_flow(&app, flow_with_trigger(json!({"kind": "webhook"}), vec![call])).await;
         let activated = app.post(&format!("/v1/flows/{flow}/activate"), &app.tenant_key, json!({})).await;
         assert_eq!(activated.status, 200, "{}", activated.text);
         let url = activated.json["hookUrl"].as_str().unwrap();
@@ -106,10 +117,12 @@ db_test!(
         let week = now + chrono::Duration::days(8);
         let purged = retention::purge(&db, &Retention::default(), week).await.unwrap();
         assert_eq!(purged.inbound_events, 1);
-        assert_eq!((purged.runs, count(&db, "runs").await), (0, 1), "runs are kept by default");
+        assert_eq!((purged.runs, purged.audit_rows, count(&db, "runs").await), (0, 0, 1), "runs are kept by default");
         let purged = retention::purge(&db, &Retention { inbound_days: 7, runs_days: Some(1) }, week).await.unwrap();
         assert_eq!(purged.runs, 1);
-        assert_eq!((count(&db, "runs").await, count(&db, "steps").await, count(&db, "inbound_events").await), (0, 0, 0));
+        assert_eq!(purged.audit_rows, 1);
+        let left = [count(&db, "runs").await, count(&db, "steps").await, count(&db, "audit_log").await];
+        assert_eq!((left, count(&db, "inbound_events").await), ([0, 0, 0], 0));
         let run = runs[0]["id"].as_str().unwrap();
         assert_eq!(app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await.status, 404);
     }
