@@ -41,6 +41,14 @@ pub struct Tenant {
     pub id: TenantId,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    pub retention: TenantRetention,
+}
+
+/// A tenant's own retention, in days; `None`: the server's setting (`retention.*`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TenantRetention {
+    pub inbound_days: Option<u32>,
+    pub runs_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

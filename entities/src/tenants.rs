@@ -9,6 +9,10 @@ pub struct Model {
     pub id: String,
     pub name: String,
     pub created_at: DateTimeUtc,
+    /// Days its inbound deliveries are kept; null: the server's `retention.inbound_days`.
+    pub inbound_retention_days: Option<i32>,
+    /// Days its finished runs and audit rows are kept; null: the server's `retention.runs_days`.
+    pub runs_retention_days: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,7 @@ mod m20261126_000011_one_trigger_per_flow;
 mod m20261205_000012_run_bot;
 mod m20261207_000013_run_search;
 mod m20261207_000014_inbound_at_rest;
+mod m20261207_000015_tenant_retention;
 
 /// Applies Bacon's migrations in order.
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_run_bot::Migration),
             Box::new(m20261207_000013_run_search::Migration),
             Box::new(m20261207_000014_inbound_at_rest::Migration),
+            Box::new(m20261207_000015_tenant_retention::Migration),
         ]
     }
 }

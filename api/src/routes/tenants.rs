@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bacon_engine::ids::{ApiKeyId, TenantId};
 use bacon_engine::store;
-use bacon_engine::tenancy::{self, DisplayName, Role};
+use bacon_engine::tenancy::{self, DisplayName, Role, TenantRetention};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_tenant, list_tenants))
         .routes(routes!(get_tenant))
+        .routes(routes!(set_retention))
         .routes(routes!(create_api_key, list_api_keys))
         .routes(routes!(revoke_api_key))
 }
@@ -45,11 +46,51 @@ pub struct TenantResponse {
     pub id: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    pub retention: RetentionBody,
 }
 
 impl From<tenancy::Tenant> for TenantResponse {
     fn from(t: tenancy::Tenant) -> Self {
-        Self { id: t.id.to_string(), name: t.name, created_at: t.created_at }
+        Self { id: t.id.to_string(), name: t.name, created_at: t.created_at, retention: t.retention.into() }
+    }
+}
+
+/// The longest retention a tenant may be given, in days (100 years).
+const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// A tenant's own retention, in days; `null` keeps the server's setting (`retention.inbound_days`,
+/// `retention.runs_days` in `docs/configuration.md`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"inboundDays": 3, "runsDays": 90}))]
+pub struct RetentionBody {
+    /// Days its inbound webhook deliveries are kept.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 36500)]
+    pub inbound_days: Option<u32>,
+    /// Days its finished runs (with their steps) and audit rows are kept.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 36500)]
+    pub runs_days: Option<u32>,
+}
+
+impl From<TenantRetention> for RetentionBody {
+    fn from(r: TenantRetention) -> Self {
+        Self { inbound_days: r.inbound_days, runs_days: r.runs_days }
+    }
+}
+
+impl RetentionBody {
+    fn parse(self) -> Result<TenantRetention, ApiError> {
+        for (pointer, days) in [("/inboundDays", self.inbound_days), ("/runsDays", self.runs_days)] {
+            if days.is_some_and(|d| !(1..=MAX_RETENTION_DAYS).contains(&d)) {
+                return Err(ApiError::validation(
+                    pointer,
+                    format!("must be from 1 to {MAX_RETENTION_DAYS} days, or null"),
+                ));
+            }
+        }
+        Ok(TenantRetention { inbound_days: self.inbound_days, runs_days: self.runs_days })
     }
 }
 
@@ -201,6 +242,27 @@ pub async fn get_tenant(
     let tenant_id: TenantId = parse_id(&tenant_id)?;
     principal.require_on_tenant(tenant_id, Role::Viewer)?;
     Ok(ApiJson(store::tenants::get(&state.db, tenant_id).await?.into()))
+}
+
+/// Set a tenant's own retention (server admin key): how many days its inbound deliveries, and
+/// its finished runs and audit rows, are kept before the workers purge them; `null` keeps the
+/// server's setting. Takes effect at the next purge (every 5 minutes).
+#[utoipa::path(put, path = "/v1/tenants/{tenantId}/retention", tag = "tenants", operation_id = "set_tenant_retention",
+    params(("tenantId" = String, Path, description = "The tenant id (`ten_…`)")),
+    request_body = RetentionBody,
+    responses((status = 200, description = "The tenant, with its retention", body = TenantResponse)))]
+pub async fn set_retention(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant_id): Path<String>,
+    ApiJson(body): ApiJson<RetentionBody>,
+) -> Result<ApiJson<TenantResponse>, ApiError> {
+    principal.require_server_admin()?;
+    let tenant_id: TenantId = parse_id(&tenant_id)?;
+    let retention = body.parse()?;
+    let tenant = store::tenants::set_retention(&state.db, tenant_id, retention).await?;
+    tracing::info!(tenant.id = %tenant_id, inbound_days = ?retention.inbound_days, runs_days = ?retention.runs_days, "Tenant retention set.");
+    Ok(ApiJson(tenant.into()))
 }
 
 /// Issue an API key for a tenant (server admin key, or the tenant's admin key). The key is in

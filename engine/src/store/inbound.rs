@@ -3,10 +3,10 @@
 //!
 //! What is kept at rest: the body's SHA-256 and the header names, never the body or header
 //! values; the event sealed by the caller until its run starts ([`finish`] clears it); and
-//! nothing at all once the retention has passed ([`purge_older_than`]).
+//! nothing at all once the retention has passed (`crate::retention`).
 
 use bacon_entities::inbound_events as events;
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{Duration as ChronoDuration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::Value;
@@ -136,13 +136,4 @@ pub async fn finish(db: &impl ConnectionTrait, id: &str, status: &str) -> Result
 pub async fn count_for_hook(db: &impl ConnectionTrait, hook_id: &str) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(events::Entity::find().filter(events::Column::HookId.eq(hook_id)).count(db).await?)
-}
-
-/// Deletes deliveries received before `cutoff`, processed or not (one past the retention will
-/// never be wanted). Returns how many.
-///
-/// # Errors
-/// On a database failure.
-pub async fn purge_older_than(db: &impl ConnectionTrait, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-    Ok(events::Entity::delete_many().filter(events::Column::ReceivedAt.lt(cutoff)).exec(db).await?.rows_affected)
 }

@@ -2,6 +2,7 @@
 
 use bacon_entities::tenants;
 use chrono::Utc;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Set,
@@ -10,13 +11,17 @@ use sea_orm::{
 use super::{Page, into_page};
 use crate::StoreError;
 use crate::ids::TenantId;
-use crate::tenancy::Tenant;
+use crate::tenancy::{Tenant, TenantRetention};
 
 fn to_domain(m: tenants::Model) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         id: m.id.parse().map_err(|_| StoreError::not_found("tenant", &m.id))?,
         name: m.name,
         created_at: m.created_at,
+        retention: TenantRetention {
+            inbound_days: m.inbound_retention_days.and_then(|d| u32::try_from(d).ok()),
+            runs_days: m.runs_retention_days.and_then(|d| u32::try_from(d).ok()),
+        },
     })
 }
 
@@ -29,6 +34,8 @@ pub async fn create(db: &impl ConnectionTrait, name: &str) -> Result<Tenant, Sto
         id: Set(TenantId::generate().to_string()),
         name: Set(name.to_string()),
         created_at: Set(Utc::now()),
+        inbound_retention_days: Set(None),
+        runs_retention_days: Set(None),
     }
     .insert(db)
     .await
@@ -67,4 +74,45 @@ pub async fn list(db: &impl ConnectionTrait, cursor: Option<&str>, limit: u64) -
 /// On a database failure.
 pub async fn count(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
     Ok(tenants::Entity::find().count(db).await?)
+}
+
+/// Sets a tenant's own retention (`None`: the server's setting); returns the tenant.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when it does not exist.
+pub async fn set_retention(
+    db: &impl ConnectionTrait,
+    id: TenantId,
+    retention: TenantRetention,
+) -> Result<Tenant, StoreError> {
+    let days = |d: Option<u32>| d.map(|d| i32::try_from(d).unwrap_or(i32::MAX));
+    let updated = tenants::Entity::update_many()
+        .col_expr(tenants::Column::InboundRetentionDays, Expr::value(days(retention.inbound_days)))
+        .col_expr(tenants::Column::RunsRetentionDays, Expr::value(days(retention.runs_days)))
+        .filter(tenants::Column::Id.eq(id.to_string()))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(StoreError::not_found("tenant", id));
+    }
+    get(db, id).await
+}
+
+/// The tenants with a retention of their own, with it.
+///
+/// # Errors
+/// On a database failure.
+pub async fn with_own_retention(db: &impl ConnectionTrait) -> Result<Vec<(String, TenantRetention)>, StoreError> {
+    Ok(tenants::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(tenants::Column::InboundRetentionDays.is_not_null())
+                .add(tenants::Column::RunsRetentionDays.is_not_null()),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|m| to_domain(m).ok())
+        .map(|t| (t.id.to_string(), t.retention))
+        .collect())
 }

@@ -127,3 +127,71 @@ db_test!(
         assert_eq!(app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await.status, 404);
     }
 );
+
+db_test!(
+    async fn a_tenants_own_retention_wins_for_its_rows_and_only_the_server_admin_sets_it(app) {
+        let other = app.post("/v1/tenants", &app.admin_key, json!({"name": "Other"})).await;
+        assert_eq!(other.status, 201, "{}", other.text);
+        assert_eq!(other.json["retention"], json!({"inboundDays": null, "runsDays": null}));
+        let path = format!("/v1/tenants/{}/retention", app.tenant_id);
+
+        let by_tenant = app.put(&path, &app.tenant_key, json!({"inboundDays": 1})).await;
+        assert_eq!(by_tenant.status, 403, "{}", by_tenant.text);
+        for (body, pointer) in [
+            (json!({"inboundDays": 0}), "/inboundDays"),
+            (json!({"runsDays": 36501}), "/runsDays"),
+            (json!({"runsDays": -1}), "/runsDays"),
+            (json!({"keepForever": true}), ""),
+        ] {
+            let refused = app.put(&path, &app.admin_key, body.clone()).await;
+            assert_eq!(refused.status, 422, "{body}: {}", refused.text);
+            if !pointer.is_empty() {
+                assert_eq!(refused.json["errors"][0]["pointer"], pointer, "{body}: {}", refused.text);
+            }
+        }
+        let unchanged = app.get(&format!("/v1/tenants/{}", app.tenant_id), &app.tenant_key).await;
+        assert_eq!(unchanged.json["retention"], json!({"inboundDays": null, "runsDays": null}), "a refusal changes nothing");
+
+        let set = app.put(&path, &app.admin_key, json!({"inboundDays": 1, "runsDays": 2})).await;
+        assert_eq!(set.status, 200, "{}", set.text);
+        assert_eq!(set.json["retention"], json!({"inboundDays": 1, "runsDays": 2}));
+        let seen = app.get(&format!("/v1/tenants/{}", app.tenant_id), &app.tenant_key).await;
+        assert_eq!(seen.json["retention"], set.json["retention"]);
+
+        // A delivery for each tenant, purged 3 days later: this tenant's (1 day) goes, the other's
+        // (the server's 7 days) stays.
+        let other_key = app
+            .post(&format!("/v1/tenants/{}/api-keys", other.json["id"].as_str().unwrap()), &app.admin_key,
+                json!({"name": "e", "role": "editor"}))
+            .await
+            .json["key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for key in [&app.tenant_key, &other_key] {
+            let graph = flow_with_trigger(json!({"kind": "webhook"}), vec![]);
+            let flow = app.post("/v1/flows", key, json!({"name": "hooked", "graph": graph})).await;
+            assert_eq!(flow.status, 201, "{}", flow.text);
+            let flow = flow.json["id"].as_str().unwrap();
+            let activated = app.post(&format!("/v1/flows/{flow}/activate"), key, json!({})).await;
+            let url = activated.json["hookUrl"].as_str().unwrap();
+            let reply = deliver(&app, &url[url.find("/hooks/").unwrap()..], &[], b"{}".to_vec()).await;
+            assert!(reply.status < 300, "{}", reply.text);
+        }
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let later = chrono::Utc::now() + chrono::Duration::days(3);
+        let purged = retention::purge(&db, &Retention::default(), later).await.unwrap();
+        assert_eq!(purged.inbound_events, 1);
+        let left = db
+            .query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT tenant_id FROM inbound_events"))
+            .await
+            .unwrap();
+        let left: Vec<String> = left.iter().map(|r| r.try_get("", "tenant_id").unwrap()).collect();
+        assert_eq!(left, [other.json["id"].as_str().unwrap()]);
+
+        let cleared = app.put(&path, &app.admin_key, json!({"inboundDays": null, "runsDays": null})).await;
+        assert_eq!(cleared.json["retention"], json!({"inboundDays": null, "runsDays": null}));
+        let missing = app.put("/v1/tenants/ten_01J00000000000000000000000/retention", &app.admin_key, json!({})).await;
+        assert_eq!(missing.status, 404, "{}", missing.text);
+    }
+);
