@@ -1,8 +1,11 @@
-//! Prometheus metrics of the HTTP layer, served at `GET /metrics` in the OpenMetrics text format.
+//! Prometheus metrics, served at `GET /metrics` in the OpenMetrics text format: the HTTP layer's
+//! here, background work's from the engine (`bacon_engine::metrics`), the queue's depth read at
+//! each scrape. Every family is listed in `docs/operations.md`.
 //!
 //! One registry per server (not a global), so several servers in one test process stay apart.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -12,6 +15,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use sea_orm::DatabaseConnection;
+
+use bacon_engine::metrics::{KindLabels, WorkMetrics};
 
 use crate::state::AppState;
 
@@ -42,10 +48,18 @@ pub struct Metrics {
     pub durations: Family<RouteLabels, Histogram>,
     /// Webhook deliveries on `/hooks/{hookId}` by plugin and outcome (a refused one stores nothing else).
     pub inbound: Family<InboundLabels, Counter>,
+    pub work: Arc<WorkMetrics>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
+        Self::new(Arc::default())
+    }
+}
+
+impl Metrics {
+    /// The HTTP layer's families and `work`'s (the engines' recorder) in one registry.
+    pub fn new(work: Arc<WorkMetrics>) -> Self {
         let mut registry = Registry::with_prefix("bacon");
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
@@ -55,11 +69,28 @@ impl Default for Metrics {
         registry.register("http_request_duration_seconds", "Time to answer HTTP requests", durations.clone());
         let inbound = Family::<InboundLabels, Counter>::default();
         registry.register("inbound_deliveries", "Webhook deliveries by plugin and outcome", inbound.clone());
-        Self { registry, requests, durations, inbound }
+        work.register(&mut registry);
+        Self { registry, requests, durations, inbound, work }
     }
-}
 
-impl Metrics {
+    /// Reads the queue's depth and the runs not ended into their gauges; on a slow or failing
+    /// database the gauges keep their last values (a scrape never fails for them).
+    pub async fn refresh(&self, db: &DatabaseConnection) {
+        let read = tokio::time::timeout(Duration::from_secs(2), bacon_engine::work::depth::read(db)).await;
+        let Ok(Ok((depths, running))) = read else {
+            tracing::debug!("The queue depth could not be read for /metrics; its gauges keep their last values.");
+            return;
+        };
+        let now = chrono::Utc::now();
+        for depth in depths {
+            let labels = KindLabels { kind: depth.kind.to_string() };
+            self.work.queue_depth.get_or_create(&labels).set(depth.due as i64);
+            let age = depth.oldest_due_at.map_or(0.0, |due| (now - due).num_milliseconds().max(0) as f64 / 1000.0);
+            self.work.oldest_due_age.get_or_create(&labels).set(age);
+        }
+        self.work.runs_running.set(running as i64);
+    }
+
     /// The registry in OpenMetrics text.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -169,6 +169,7 @@ impl Application {
         .await?
         .with_retention(config.retention.policy());
         let runs = work.runs().clone();
+        let work_metrics = plugins.metrics().clone();
         let timeout = Duration::from_millis(config.http.request_timeout_ms);
         let listener =
             TcpListener::bind(config.http.bind).await.with_context(|| format!("binding {}", config.http.bind))?;
@@ -185,7 +186,7 @@ impl Application {
             plugins,
             db: db.clone(),
             admin_key_hash: Arc::from(admin_key.hash.as_str()),
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new(Metrics::new(work_metrics)),
         };
         let router = build_router(state, &config.http);
         Ok(Self {
@@ -280,6 +281,7 @@ pub async fn work_runner(
     bacon_worker::prepare_storage(db).await.context("preparing the job queue")?;
     let queue: Arc<dyn JobQueue> = Arc::new(bacon_worker::queue::ApalisQueue::new(db));
     let runs = RunEngine::new(db.clone(), Arc::new(plugins.clone()), queue.clone())
+        .with_metrics(plugins.metrics().clone())
         .with_lease(lease)
         .with_template_limits(limits);
     let hooks = HookDispatcher::new(plugins.clone(), queue.clone(), lease);

@@ -166,6 +166,7 @@ impl ChannelOutbox {
             }
             tracing::warn!(message.id = %message.id, attempt = message.attempts, "A channel send's worker was lost; the message is sent again.");
             commit(self.queue.as_ref(), txn, vec![job]).await?;
+            self.registry.metrics().took_over("channel_message");
             count += 1;
         }
         Ok(count)

@@ -183,6 +183,7 @@ impl HookDispatcher {
             }
             tracing::warn!(delivery.id = %delivery.id, attempt = delivery.attempts, "A REST-hook delivery's worker was lost; it is attempted again.");
             commit(self.queue.as_ref(), txn, vec![job]).await?;
+            self.registry.metrics().took_over("rest_hook_delivery");
             count += 1;
         }
         Ok(count)

@@ -70,5 +70,6 @@ pub async fn get_readiness(State(state): State<AppState>) -> Result<ApiJson<Read
     responses((status = 200, description = "Metrics", body = String,
         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    state.metrics.refresh(&state.db).await;
     ([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
 }

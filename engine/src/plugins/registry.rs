@@ -24,6 +24,7 @@ use super::loaded::LoadedPlugin;
 use super::settings::{self, FieldProblem, ResolvedSettings, SettingsError};
 use crate::StoreError;
 use crate::ids::{BotId, TenantId};
+use crate::metrics::WorkMetrics;
 use crate::secrets::manager::Secrets;
 use crate::store::audit::{self, NewAuditEntry};
 
@@ -210,6 +211,7 @@ pub struct PluginRegistry {
     db: DatabaseConnection,
     secrets: Secrets,
     limits: RegistryLimits,
+    metrics: Arc<WorkMetrics>,
 }
 
 /// backon's view of a [`RetryPolicy`]: the waits after attempts 1, 2, … up to `max_attempts`.
@@ -264,7 +266,18 @@ impl PluginRegistry {
         limits: RegistryLimits,
     ) -> Self {
         let plugins = loaded.into_iter().map(|p| (p.id().to_string(), p)).collect();
-        Self { plugins: Arc::new(plugins), db, secrets, limits }
+        Self { plugins: Arc::new(plugins), db, secrets, limits, metrics: Arc::default() }
+    }
+
+    /// Records into `metrics` (the server's, registered for `/metrics`) instead of its own.
+    pub fn with_metrics(mut self, metrics: Arc<WorkMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Where this registry, and the engines built on it, record.
+    pub fn metrics(&self) -> &Arc<WorkMetrics> {
+        &self.metrics
     }
 
     pub fn plugins(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
@@ -458,6 +471,7 @@ impl PluginRegistry {
             error: error.clone(),
             details,
         };
+        self.metrics.attempt(request.kind, &request.plugin_id, &request.action, &outcome, started.elapsed());
         tracing::info!(
             tenant.id = %request.tenant_id,
             plugin.id = %request.plugin_id,

@@ -19,6 +19,7 @@ use crate::enrich::{self, EnrichRequest};
 use crate::flows::graph::{AiContextConfig, FlowGraph, NodeKind};
 use crate::flows::template::{self, TemplateLimits};
 use crate::ids::{BotId, FlowId, RunId, TenantId};
+use crate::metrics::WorkMetrics;
 use crate::plugins::registry::{InvokeError, InvokeRequest, RetryMode};
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::runs::{self, NewRun, Run, Step};
@@ -75,6 +76,7 @@ pub struct RunEngine {
     graphs: GraphCache,
     /// What templates and the values they render may hold.
     limits: TemplateLimits,
+    metrics: Arc<WorkMetrics>,
 }
 
 /// Replays the run's graph against its steps (linear in the graph).
@@ -118,7 +120,14 @@ impl RunEngine {
             lease: Duration::from_secs(DEFAULT_LEASE_SECS),
             graphs: GraphCache::default(),
             limits: TemplateLimits::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Records runs, queue waits and takeovers into `metrics` (the server's).
+    pub fn with_metrics(mut self, metrics: Arc<WorkMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Sets what templates and the values they render may hold.
@@ -263,6 +272,7 @@ impl RunEngine {
         // Nobody else sees the run before the commit: no lock needed.
         let (jobs, run) = self.apply_plan(&txn, run, &graph, plan).await?;
         self.commit_with(txn, jobs).await?;
+        self.metrics.runs_started.inc();
         tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
         Ok((run, true))
     }
@@ -326,12 +336,14 @@ impl RunEngine {
             Outcome::Waiting => {}
             Outcome::Succeeded => {
                 if runs::end_run(txn, &mut run, RunStatus::Succeeded, vars, None).await? {
+                    self.metrics.run_finished(RunStatus::Succeeded.as_str());
                     tracing::info!(run.id = %run.id, "Run succeeded.");
                     jobs.extend(publish_run_end(txn, &run).await?);
                 }
             }
             Outcome::Failed(error) => {
                 if runs::end_run(txn, &mut run, RunStatus::Failed, vars, Some(error)).await? {
+                    self.metrics.run_finished(RunStatus::Failed.as_str());
                     tracing::info!(run.id = %run.id, "Run failed.");
                     jobs.extend(publish_run_end(txn, &run).await?);
                 }
@@ -393,6 +405,8 @@ impl RunEngine {
             }
             return Ok(());
         };
+        let due = step.next_attempt_at.unwrap_or(step.created_at);
+        self.metrics.waited("step", (step.started_at.unwrap_or_else(Utc::now) - due).to_std().unwrap_or_default());
         let graph = self.graph_of(&self.db, &run).await?;
         let Some(node) = graph.node(&step.node_id).cloned() else {
             let error = json!({"message": format!("node `{}` is not in the flow version", step.node_id)});
@@ -601,6 +615,7 @@ impl RunEngine {
         let cancelled = runs::get(&txn, tenant, run).await?;
         let jobs = publish_run_end(&txn, &cancelled).await?;
         self.commit_with(txn, jobs).await?;
+        self.metrics.run_finished(RunStatus::Cancelled.as_str());
         Ok(cancelled)
     }
 
@@ -702,7 +717,8 @@ impl RunEngine {
         }
         // Only a plugin action calls out: a lost delay or AI-context attempt has nothing to audit
         // beyond the step itself.
-        if let Some((plugin_id, action)) = action {
+        if let Some((plugin_id, action)) = &action {
+            let (plugin_id, action) = (plugin_id.clone(), action.clone());
             let started = step.started_at.unwrap_or(step.updated_at);
             audit::append(
                 &txn,
@@ -724,6 +740,11 @@ impl RunEngine {
         }
         tracing::warn!(run.id = %run.id, step.id = %step.id, attempt = step.attempt, "A step's worker was lost; the step is run again.");
         self.commit_with(txn, vec![job]).await?;
+        self.metrics.took_over("step");
+        if let Some((plugin_id, action)) = &action {
+            let took = (Utc::now() - step.started_at.unwrap_or(step.updated_at)).to_std().unwrap_or_default();
+            self.metrics.attempt("flow_step", plugin_id, action, audit::LOST, took);
+        }
         Ok(true)
     }
 }

@@ -8,6 +8,7 @@
 //! [`runner::WorkRunner::execute`]; the [`runner::WorkRunner::reconcile`] pass re-enqueues items a
 //! crashed process left behind and audits the attempts it lost.
 //!
+//! - [`depth`]: how much work is waiting, per kind (for `/metrics`).
 //! - [`item`]: what a job carries, and a job's delay.
 //! - [`queue`]: the `JobQueue` port and the commit that pushes jobs in the caller's transaction.
 //! - [`outcome`]: recording an attempt's outcome, retried while the database is busy.
@@ -18,6 +19,7 @@
 //! To add a kind: a variant in [`item::WorkItem`], its store functions (claim with a guarded
 //! UPDATE, finish, overdue), its executor, and a line in each `match` of [`runner`].
 
+pub mod depth;
 pub mod item;
 pub mod outcome;
 pub mod queue;

@@ -12,6 +12,7 @@ mod flows;
 mod health;
 mod inbound_at_rest;
 mod input;
+mod metrics;
 mod outage;
 mod plain_webhooks;
 mod plugins;
