@@ -22,7 +22,8 @@ use crate::flows::graph::{FlowGraph, NodeKind, TriggerKind};
 use crate::ids::{BotId, FlowId, InboundEventId, TenantId, TriggerSubscriptionId};
 use crate::plugins::registry::PluginRegistry;
 use crate::plugins::triggers::TriggerError;
-use crate::runs::engine::{RunEngine, RunError};
+use crate::runs::engine::{RunEngine, RunError, Started};
+use crate::runs::status::RunTrigger;
 use crate::schedules;
 use crate::secrets::cipher::{Binding, Keyring};
 use crate::store::inbound::{self, NewInboundEvent};
@@ -432,7 +433,8 @@ impl Inbound {
             }
         };
         let key = format!("inbound:{inbound_id}");
-        match self.runs.start(tenant, flow, None, json!({}), Some(event), Some(key)).await {
+        let started_by = if pending.plugin_id == PLAIN_WEBHOOK { RunTrigger::Webhook } else { RunTrigger::Plugin };
+        match self.runs.start(tenant, flow, None, json!({}), Started::by(started_by, event), Some(key)).await {
             Ok((run, _)) => {
                 inbound::finish(db, inbound_id, "processed").await?;
                 tracing::info!(flow.id = %flow, run.id = %run.id, inbound.id = %inbound_id, "A delivery started a run.");

@@ -16,7 +16,9 @@ use cron::Schedule;
 use serde_json::json;
 
 use crate::ids::{FlowId, TenantId};
+use crate::runs::engine::Started;
 use crate::runs::engine::{RunEngine, RunError};
+use crate::runs::status::RunTrigger;
 use crate::store::triggers;
 
 /// The trigger key schedule subscriptions are stored under.
@@ -78,7 +80,8 @@ pub async fn fire_due(runs: &RunEngine) -> Result<usize, RunError> {
         for tick in ticks_between(&schedule, tz, from, now) {
             let key = format!("schedule:{}:{}", subscription.id, tick.timestamp());
             let trigger = json!({"scheduledAt": tick, "cron": config["cron"], "timezone": tz.name()});
-            match runs.start(tenant, flow, None, json!({}), Some(trigger), Some(key)).await {
+            match runs.start(tenant, flow, None, json!({}), Started::by(RunTrigger::Schedule, trigger), Some(key)).await
+            {
                 Ok((_, new)) => created += usize::from(new),
                 // One schedule's failure (its flow deleted under it, say) never stops the others.
                 Err(e) => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bacon_engine::database::{self, DatabaseOptions, SqliteDurability};
 use bacon_engine::plugins::registry::{InvokeError, InvokeOutcome, InvokeRequest};
-use bacon_engine::runs::engine::RunEngine;
+use bacon_engine::runs::engine::{RunEngine, Started};
 use bacon_engine::runs::queue::ActionRuntime;
 use bacon_engine::runs::status::{RunStatus, StepStatus};
 use bacon_engine::store;
@@ -93,10 +93,11 @@ async fn a_rate_limited_step_is_rescheduled_after_retry_after_then_succeeds() {
     let queue = Arc::new(RecordingQueue::default());
     let engine = RunEngine::new(db.clone(), runtime.clone(), queue.clone());
 
-    let (run, created) = engine.start(tenant.id, flow.id, None, json!({"n": 5}), None, Some("k".into())).await.unwrap();
+    let (run, created) =
+        engine.start(tenant.id, flow.id, None, json!({"n": 5}), Started::manual(), Some("k".into())).await.unwrap();
     assert!(created);
     let (same, created) =
-        engine.start(tenant.id, flow.id, None, json!({"n": 6}), None, Some("k".into())).await.unwrap();
+        engine.start(tenant.id, flow.id, None, json!({"n": 6}), Started::manual(), Some("k".into())).await.unwrap();
     assert!(!created);
     assert_eq!(same.id, run.id);
     let job = queue.jobs.lock().unwrap().pop().unwrap();
@@ -183,7 +184,7 @@ async fn status_after(error: InvokeError) -> StepStatus {
     let runtime = Arc::new(FailingRuntime { errors: Mutex::new(vec![error]) });
     let queue = Arc::new(RecordingQueue::default());
     let engine = RunEngine::new(db.clone(), runtime, queue.clone());
-    let (run, _) = engine.start(tenant.id, flow.id, None, json!({}), None, None).await.unwrap();
+    let (run, _) = engine.start(tenant.id, flow.id, None, json!({}), Started::manual(), None).await.unwrap();
     let job = queue.jobs.lock().unwrap().pop().unwrap();
     let (run_id, step_id) = step_of(&job);
     engine.execute_step(&run_id, &step_id).await.unwrap();

@@ -26,6 +26,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    /// How the run was started: `manual`, `webhook`, `plugin`, `schedule` (null before 2026-12-07).
+    pub trigger_kind: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,7 @@ mod m20261205_000012_run_bot;
 mod m20261207_000013_run_search;
 mod m20261207_000014_inbound_at_rest;
 mod m20261207_000015_tenant_retention;
+mod m20261207_000016_run_trigger_kind;
 
 /// Applies Bacon's migrations in order.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_run_search::Migration),
             Box::new(m20261207_000014_inbound_at_rest::Migration),
             Box::new(m20261207_000015_tenant_retention::Migration),
+            Box::new(m20261207_000016_run_trigger_kind::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
 //! Run search over 100,000 runs (issue #19, acceptance 4): a measurement, not a test of speed.
 //! It seeds 100,000 runs over 100 days straight into the database (one tenant, two flows, one
-//! in ten failed), then times `GET /v1/runs` for the newest page, a one-day range, a one-day
-//! range of failed runs, one flow's day, and an error-text search, each the median of 5 calls.
+//! in ten failed, one in three started by a webhook), then times `GET /v1/runs` for the newest
+//! page, a one-day range, and that day's failed runs, one flow's, an error text's and the
+//! webhook-started ones, each the median of 5 calls.
 //! It asserts what the queries return, never how long they take.
 //!
 //! `cargo test -p bacon-tests --test run_search_scale -- --ignored --nocapture` (set
@@ -51,6 +52,7 @@ async fn seed(app: &TestApp, flows: &[String]) -> chrono::DateTime<chrono::Utc> 
                 updated_at: Set(at),
                 started_at: Set(Some(at)),
                 finished_at: Set(Some(at)),
+                trigger_kind: Set(Some(if n % 3 == 0 { "webhook" } else { "manual" }.into())),
             }
         });
         bacon_entities::runs::Entity::insert_many(rows).exec_without_returning(&db).await.unwrap();
@@ -91,6 +93,7 @@ async fn measure(backend: Backend) {
         ("one day, failed", format!("{day}&status=failed&limit=100")),
         ("one day, one flow", format!("{day}&flowId={}&limit=100", flows[0])),
         ("error text, one day", format!("{day}&error=order%2050&limit=100")),
+        ("one day, by webhook", format!("{day}&triggerKind=webhook&limit=100")),
         ("oldest first, whole range", "order=oldest&limit=100".to_string()),
     ];
     for (name, query) in queries {

@@ -3,7 +3,8 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use bacon_engine::ids::{FlowId, RunId};
-use bacon_engine::runs::status::{RunStatus, StepStatus};
+use bacon_engine::runs::engine::Started;
+use bacon_engine::runs::status::{RunStatus, RunTrigger, StepStatus};
 use bacon_engine::store;
 use bacon_engine::store::runs::{Run, Step};
 use bacon_engine::tenancy::Role;
@@ -82,6 +83,19 @@ enum StepStatusSchema {
     Cancelled,
 }
 
+/// How a run was started: `manual` (the API, or a rerun), `webhook` (a plain webhook delivery),
+/// `plugin` (a vendor's webhook, verified by its plugin) or `schedule`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = RunTrigger)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Documentation only.
+enum RunTriggerSchema {
+    Manual,
+    Webhook,
+    Plugin,
+    Schedule,
+}
+
 /// One node execution of a run.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -148,6 +162,9 @@ pub struct RunResponse {
     /// The event that started the run (a verified webhook delivery), when a trigger started it.
     #[schema(value_type = Option<Object>)]
     pub trigger: Option<Value>,
+    /// How the run was started; null for runs started before this was recorded.
+    #[schema(value_type = Option<RunTriggerSchema>)]
+    pub trigger_kind: Option<RunTrigger>,
     /// Variables set by `transform` nodes.
     #[schema(value_type = Object)]
     pub vars: Value,
@@ -167,6 +184,7 @@ fn run_response(run: Run, steps: Vec<Step>) -> RunResponse {
         idempotency_key: run.idempotency_key,
         input: run.input,
         trigger: run.trigger,
+        trigger_kind: run.trigger_kind,
         vars: run.vars,
         error: run.error,
         steps: steps.into_iter().map(Into::into).collect(),
@@ -196,6 +214,8 @@ pub struct RunListParams {
     pub since: Option<DateTime<Utc>>,
     /// Runs created before this time (RFC 3339).
     pub until: Option<DateTime<Utc>>,
+    /// `manual`, `webhook`, `plugin` or `schedule`: how the runs were started.
+    pub trigger_kind: Option<String>,
     /// Runs whose error contains this text (case-insensitive, up to 200 characters).
     #[param(max_length = 200)]
     pub error: Option<String>,
@@ -254,7 +274,8 @@ pub async fn create_run(
         None => None,
     };
     let input = Value::Object(body.input.unwrap_or_default());
-    let (run, created) = state.runs.start(key.tenant_id, flow, body.version, input, None, idempotency_key).await?;
+    let (run, created) =
+        state.runs.start(key.tenant_id, flow, body.version, input, Started::manual(), idempotency_key).await?;
     let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
     Ok((status, ApiJson(with_steps(&state, run).await?)))
 }
@@ -282,6 +303,17 @@ pub async fn list_runs(
         })?),
         None => None,
     };
+    let trigger_kind = match params.trigger_kind.as_deref() {
+        Some(text) => Some(text.parse::<RunTrigger>().map_err(|_| ApiError::BadRequest {
+            code: "invalid_query",
+            detail: format!(
+                "`triggerKind` must be one of {}, not `{}`",
+                RunTrigger::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                text.chars().take(40).collect::<String>()
+            ),
+        })?),
+        None => None,
+    };
     let flow = match &params.flow_id {
         Some(text) => Some(parse_id::<FlowId>(text)?),
         None => None,
@@ -298,6 +330,7 @@ pub async fn list_runs(
         since: params.since,
         until: params.until,
         error_contains: params.error,
+        trigger_kind,
         oldest_first: params.order == Some(RunOrder::Oldest),
         cursor,
     };
@@ -386,5 +419,6 @@ mod tests {
         let names = |all: Vec<&str>| serde_json::json!(all);
         assert_eq!(documented(RunStatusSchema::schema()), names(RunStatus::ALL.iter().map(|s| s.as_str()).collect()));
         assert_eq!(documented(StepStatusSchema::schema()), names(StepStatus::ALL.iter().map(|s| s.as_str()).collect()));
+        assert_eq!(documented(RunTriggerSchema::schema()), names(RunTrigger::ALL.iter().map(|s| s.as_str()).collect()));
     }
 }

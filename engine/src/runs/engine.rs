@@ -21,6 +21,7 @@ use crate::flows::template::{self, TemplateLimits};
 use crate::ids::{BotId, FlowId, RunId, TenantId};
 use crate::metrics::WorkMetrics;
 use crate::plugins::registry::{InvokeError, InvokeRequest, RetryMode};
+use crate::runs::status::RunTrigger;
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::runs::{self, NewRun, Run, Step};
 use crate::store::{self};
@@ -77,6 +78,31 @@ pub struct RunEngine {
     /// What templates and the values they render may hold.
     limits: TemplateLimits,
     metrics: Arc<WorkMetrics>,
+}
+
+/// What started a run: how, and the event it starts from (a delivery, a schedule tick), which
+/// templates see as `trigger`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    pub kind: RunTrigger,
+    pub event: Option<Value>,
+}
+
+impl Started {
+    /// Through the API, with no event.
+    pub fn manual() -> Self {
+        Self { kind: RunTrigger::Manual, event: None }
+    }
+
+    /// Through the API, again from an earlier run's event (a rerun).
+    pub fn manual_with(event: Option<Value>) -> Self {
+        Self { kind: RunTrigger::Manual, event }
+    }
+
+    /// By a trigger's event.
+    pub fn by(kind: RunTrigger, event: Value) -> Self {
+        Self { kind, event: Some(event) }
+    }
 }
 
 /// Replays the run's graph against its steps (linear in the graph).
@@ -217,8 +243,8 @@ impl RunEngine {
         self.queue.enqueue(jobs).await.map_err(RunError::Queue)
     }
 
-    /// Starts a run of `flow` on `version` (default: current). The same idempotency key returns
-    /// the same run (`false` = not created now).
+    /// Starts a run of `flow` on `version` (default: current), `started` as it says. The same
+    /// idempotency key returns the same run (`false` = not created now).
     ///
     /// # Errors
     /// Store, graph or queue failures.
@@ -228,9 +254,10 @@ impl RunEngine {
         flow: FlowId,
         version: Option<i32>,
         input: Value,
-        trigger: Option<Value>,
+        started: Started,
         idempotency_key: Option<String>,
     ) -> Result<(Run, bool), RunError> {
+        let Started { kind: started_by, event: trigger } = started;
         let head = store::flows::head(&self.db, tenant, flow).await?;
         let version = match version {
             Some(v) if v == head.version => v,
@@ -256,6 +283,7 @@ impl RunEngine {
             idempotency_key,
             input,
             trigger,
+            trigger_kind: started_by,
         };
         let key = new.idempotency_key.clone();
         let run = match runs::insert(&txn, new).await {
@@ -652,7 +680,8 @@ impl RunEngine {
     pub async fn rerun(&self, tenant: TenantId, run: RunId, version: Option<i32>) -> Result<Run, RunError> {
         let current = runs::get(&self.db, tenant, run).await?;
         let flow: FlowId = current.flow_id.parse().map_err(|_| StoreError::not_found("flow", &current.flow_id))?;
-        let (new_run, _) = self.start(tenant, flow, version, current.input, current.trigger, None).await?;
+        let (new_run, _) =
+            self.start(tenant, flow, version, current.input, Started::manual_with(current.trigger), None).await?;
         Ok(new_run)
     }
 

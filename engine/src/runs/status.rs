@@ -30,6 +30,20 @@ pub enum StepStatus {
     Cancelled,
 }
 
+/// How a run was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunTrigger {
+    /// Through the API: `POST /v1/flows/{id}/runs`, or a rerun.
+    Manual,
+    /// A plain webhook delivery.
+    Webhook,
+    /// A vendor's webhook, verified by its plugin.
+    Plugin,
+    /// A schedule tick.
+    Schedule,
+}
+
 /// A status name that is not one of its enum's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a status (expected one of: {1})")]
@@ -70,6 +84,7 @@ macro_rules! names {
 
 pub(crate) use names;
 
+names!(RunTrigger { Manual => "manual", Webhook => "webhook", Plugin => "plugin", Schedule => "schedule" });
 names!(RunStatus { Running => "running", Succeeded => "succeeded", Failed => "failed", Cancelled => "cancelled" });
 names!(StepStatus {
     Pending => "pending",

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::{Page, into_page};
 use crate::StoreError;
 use crate::ids::{FlowId, RunId, StepId, TenantId};
-use crate::runs::status::{RunStatus, StepStatus, UnknownStatus};
+use crate::runs::status::{RunStatus, RunTrigger, StepStatus, UnknownStatus};
 
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +33,8 @@ pub struct Run {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// How it was started; `None` for runs started before this was recorded.
+    pub trigger_kind: Option<RunTrigger>,
 }
 
 /// Now, at the precision the databases store (microseconds), for rows returned without being
@@ -89,6 +91,7 @@ fn run_of(m: runs::Model) -> Run {
         updated_at: m.updated_at,
         started_at: m.started_at,
         finished_at: m.finished_at,
+        trigger_kind: m.trigger_kind.as_deref().and_then(|k| k.parse().ok()),
     }
 }
 
@@ -124,6 +127,7 @@ pub struct NewRun {
     pub idempotency_key: Option<String>,
     pub input: Value,
     pub trigger: Option<Value>,
+    pub trigger_kind: RunTrigger,
 }
 
 /// The run with this idempotency key, if any.
@@ -194,6 +198,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewRun) -> Result<Run, Store
         updated_at: Set(now),
         started_at: Set(Some(now)),
         finished_at: Set(None),
+        trigger_kind: Set(Some(new.trigger_kind.as_str().into())),
     };
     runs::Entity::insert(run.clone()).exec_without_returning(db).await.map_err(|e| StoreError::from_db("run", e))?;
     // Every column was set above: the row is known without reading it back.
@@ -247,6 +252,8 @@ pub struct RunQuery {
     pub until: Option<DateTime<Utc>>,
     /// Text the run's error contains (case-insensitive).
     pub error_contains: Option<String>,
+    /// How it was started.
+    pub trigger_kind: Option<RunTrigger>,
     /// Oldest first instead of newest first.
     pub oldest_first: bool,
     /// The last id of the previous page, in the same order.
@@ -279,6 +286,9 @@ pub async fn list(
     }
     if let Some(status) = query.status {
         select = select.filter(runs::Column::Status.eq(status.as_str()));
+    }
+    if let Some(kind) = query.trigger_kind {
+        select = select.filter(runs::Column::TriggerKind.eq(kind.as_str()));
     }
     if let Some(since) = query.since {
         select = select.filter(runs::Column::Id.gte(id_bound(since)));

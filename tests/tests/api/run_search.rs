@@ -1,4 +1,4 @@
-//! Run search (issue #19): by flow, status, creation time and error text, newest first by
+//! Run search (issue #19): by flow, status, creation time, trigger kind and error text, newest first by
 //! default, with cursors that do not shift when runs are added.
 
 use std::time::Duration;
@@ -70,6 +70,32 @@ db_test!(
         let (second, last) = ids(&app, &format!("flowId={ok}&limit=2&cursor={cursor}")).await;
         assert_eq!(second, before[2..], "the page after the cursor is unchanged by a new run");
         assert_eq!(last, None);
+
+        // By how they were started: every run above came through the API; a plain webhook's
+        // delivery starts one of its own.
+        let hooked = flow(&app, "hooked", json!({"id": "x", "type": "end", "config": {}})).await;
+        let graph = json!({"nodes": [{"id": "t", "type": "trigger", "config": {"kind": "webhook"}},
+            {"id": "x", "type": "end", "config": {}}], "edges": [{"id": "e", "source": "t", "target": "x"}]});
+        let put = app.put(&format!("/v1/flows/{hooked}"), &app.tenant_key, json!({"name": "hooked", "graph": graph})).await;
+        assert_eq!(put.status, 200, "{}", put.text);
+        let activated = app.post(&format!("/v1/flows/{hooked}/activate"), &app.tenant_key, json!({})).await;
+        assert_eq!(activated.status, 200, "{}", activated.text);
+        let url = activated.json["hookUrl"].as_str().unwrap();
+        let delivered = app.client.post(app.url(&url[url.find("/hooks/").unwrap()..])).body("{}").send().await.unwrap();
+        assert!(delivered.status().is_success(), "{}", delivered.status());
+        let by_webhook = wait::until("the delivery's run", Duration::from_secs(30), || async {
+            let (found, _) = ids(&app, "triggerKind=webhook").await;
+            (!found.is_empty()).then_some(found)
+        })
+        .await;
+        assert_eq!(by_webhook.len(), 1);
+        let run = app.get(&format!("/v1/runs/{}", by_webhook[0]), &app.tenant_key).await;
+        assert_eq!((run.json["triggerKind"].as_str(), run.json["flowId"].as_str()), (Some("webhook"), Some(hooked.as_str())));
+        let manual = ids(&app, "triggerKind=manual&limit=200").await.0;
+        assert_eq!(manual.len(), oks.len() + fails.len() + 1, "every run started through the API");
+        assert!(!manual.contains(&by_webhook[0]));
+        assert!(ids(&app, "triggerKind=schedule").await.0.is_empty());
+        app.get("/v1/runs?triggerKind=carrier-pigeon", &app.tenant_key).await.assert_problem(400, "invalid_query");
 
         app.get("/v1/runs?order=sideways", &app.tenant_key).await.assert_problem(400, "invalid_query");
         app.get("/v1/runs?since=yesterday", &app.tenant_key).await.assert_problem(400, "invalid_query");
