@@ -67,7 +67,7 @@ fn due_second(delay: Duration) -> Result<u64, String> {
 
 /// The INSERT apalis's `push_tasks` (`queries/task/sink.sql` of apalis-sqlite and
 /// apalis-postgres 1.0) makes for one task, as a statement that can run in any transaction:
-/// the payload is the `WorkItem`'s JSON (apalis's `JsonCodec`), no priority, no metadata, no
+/// the payload is the `WorkItem`'s JSON (apalis's `JsonCodec`), the job's priority, no metadata, no
 /// idempotency key, and `run_at` from [`due_second`]. apalis's own
 /// function needs an sqlx connection, which a sea-orm transaction does not hand out.
 fn insert_job(backend: DbBackend, job: &Job) -> Result<Statement, String> {
@@ -78,14 +78,15 @@ fn insert_job(backend: DbBackend, job: &Job) -> Result<Statement, String> {
     let sql = match backend {
         DbBackend::Sqlite => {
             "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) \
-             VALUES ($1, $2, $3, 'Pending', 0, $4, $5, 0, '{}')"
+             VALUES ($1, $2, $3, 'Pending', 0, $4, $5, $6, '{}')"
         }
         _ => {
             "INSERT INTO apalis.jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) \
-             VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), 0, ''::hstore)"
+             VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), $6, ''::hstore)"
         }
     };
-    let values: [sea_orm::Value; 5] = [payload.into(), id.into(), QUEUE.into(), attempts.into(), run_at.into()];
+    let values: [sea_orm::Value; 6] =
+        [payload.into(), id.into(), QUEUE.into(), attempts.into(), run_at.into(), job.priority.into()];
     Ok(Statement::from_sql_and_values(backend, sql, values))
 }
 
@@ -96,6 +97,7 @@ impl JobQueue for ApalisQueue {
                 let task = TaskBuilder::new(job.item)
                     .max_attempts(DELIVERY_ATTEMPTS)
                     .run_at_timestamp(due_second(job.delay)?)
+                    .priority(usize::try_from(job.priority).unwrap_or(0))
                     .build();
                 match &self.storage {
                     Storage::Sqlite(storage) => storage.clone().push_task(task).await.map_err(|e| e.to_string())?,

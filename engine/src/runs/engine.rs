@@ -25,6 +25,7 @@ use crate::runs::status::RunTrigger;
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::runs::{self, NewRun, Run, Step};
 use crate::store::{self};
+use crate::work::item::TOP_PRIORITY;
 use crate::work::queue::{CommitError, QueueError, commit};
 use crate::work::{Job, JobQueue, WorkItem, WorkKind, outcome};
 
@@ -349,6 +350,14 @@ impl RunEngine {
             return Ok((Vec::new(), run));
         }
         let mut jobs = Vec::new();
+        // Fair shares: the more runs a tenant has going, the lower its steps' priority, so one
+        // tenant's backlog never holds back another tenant's run.
+        let priority = if plan.new_steps.is_empty() {
+            TOP_PRIORITY
+        } else {
+            let going = runs::running_count(txn, &run.tenant_id, TOP_PRIORITY as u64).await?;
+            TOP_PRIORITY + 1 - going as i32
+        };
         for new in &plan.new_steps {
             let (max_attempts, delay) = match graph.node(&new.node_id).map(|n| &n.kind) {
                 Some(NodeKind::PluginAction(a)) => (self.policy_for(a).max_attempts() as i32, Duration::ZERO),
@@ -356,7 +365,7 @@ impl RunEngine {
             };
             let due = (!delay.is_zero()).then(|| Utc::now() + chrono::Duration::milliseconds(delay.as_millis() as i64));
             if let Some(step) = runs::insert_step(txn, &run, &new.node_id, new.node_type, max_attempts, due).await? {
-                jobs.push(Job::after(WorkItem::step(&run.id, &step.id)?, delay));
+                jobs.push(Job::after(WorkItem::step(&run.id, &step.id)?, delay).with_priority(priority));
             }
         }
         let vars = Value::Object(plan.context.into_vars());

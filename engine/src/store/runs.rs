@@ -636,3 +636,21 @@ pub async fn release_expired(db: &impl ConnectionTrait, step_id: &str) -> Result
         .await?;
     Ok(result.rows_affected == 1)
 }
+
+/// How many of the tenant's runs are going, counting at most `cap` (served by
+/// `idx_runs_tenant_status`): a tenant's share of the workers.
+///
+/// # Errors
+/// On a database failure.
+pub async fn running_count(db: &impl ConnectionTrait, tenant_id: &str, cap: u64) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    // sea-orm counts over the limited query as a subquery: at most `cap` index entries are read.
+    Ok(runs::Entity::find()
+        .select_only()
+        .column(runs::Column::Id)
+        .filter(runs::Column::TenantId.eq(tenant_id))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .limit(cap)
+        .count(db)
+        .await?)
+}

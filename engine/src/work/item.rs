@@ -101,22 +101,35 @@ impl WorkItem {
     }
 }
 
-/// A job: `item`, not before `delay` from now.
+/// A job: `item`, not before `delay` from now. Among due jobs, workers take the highest
+/// `priority` first (then the longest due).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub item: WorkItem,
     pub delay: Duration,
+    pub priority: i32,
 }
+
+/// The priority of every job but flow steps, and of the steps of a tenant with one run going.
+/// A tenant's steps get one less for each of its other runs going, down to 0: a tenant with a
+/// backlog of thousands of runs does not hold back another tenant's single run (issue #19).
+pub const TOP_PRIORITY: i32 = 1000;
 
 impl Job {
     /// Due at once.
     pub fn now(item: WorkItem) -> Self {
-        Self { item, delay: Duration::ZERO }
+        Self { item, delay: Duration::ZERO, priority: TOP_PRIORITY }
     }
 
     /// Due after `delay`.
     pub fn after(item: WorkItem, delay: Duration) -> Self {
-        Self { item, delay }
+        Self { item, delay, priority: TOP_PRIORITY }
+    }
+
+    /// With `priority` (0 to [`TOP_PRIORITY`]) instead.
+    pub fn with_priority(mut self, priority: i32) -> Self {
+        self.priority = priority.clamp(0, TOP_PRIORITY);
+        self
     }
 
     /// The job for an item whose job came before the item was claimable and which is still

@@ -8,6 +8,7 @@ mod channels;
 mod context;
 mod documentation;
 mod egress;
+mod fairness;
 mod flows;
 mod health;
 mod inbound_at_rest;
