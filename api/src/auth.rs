@@ -109,6 +109,9 @@ impl FromRequestParts<AppState> for Principal {
                 .await?
                 .ok_or_else(|| unauthenticated("invalid_credentials", "the API key is not valid or was revoked"))?;
             tracing::Span::current().record("tenant.id", tracing::field::display(key.tenant_id));
+            state.rate_limiter.admit(key.tenant_id, std::time::Instant::now()).map_err(|wait| {
+                ApiError::TooManyRequests { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 }
+            })?;
             Principal::Tenant(TenantKey { tenant_id: key.tenant_id, key_id: key.id, role: key.role })
         } else {
             return Err(unauthenticated("invalid_credentials", "the API key is malformed"));

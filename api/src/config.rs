@@ -185,6 +185,10 @@ pub struct HttpConfig {
     pub body_limit_bytes: usize,
     /// Time a request may take before it is answered with 503.
     pub request_timeout_ms: u64,
+    /// Requests a second one tenant's keys may send to this process (0: no limit); more get 429.
+    pub tenant_requests_per_second: u32,
+    /// Requests a tenant may send at once (0: twice its rate).
+    pub tenant_burst: u32,
 }
 
 impl Default for HttpConfig {
@@ -193,6 +197,8 @@ impl Default for HttpConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit_bytes: 1024 * 1024,
             request_timeout_ms: 30_000,
+            tenant_requests_per_second: 0,
+            tenant_burst: 0,
         }
     }
 }

@@ -84,6 +84,9 @@ pub enum ApiError {
     UnsupportedMediaType { detail: String },
     #[error("{detail}")]
     Validation { detail: String, errors: Vec<FieldError> },
+    /// The tenant sent more requests than its rate allows; it may again after `retry_after_secs`.
+    #[error("this tenant sent more requests than its rate limit allows; try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("the request took longer than {timeout_ms} ms")]
     Timeout { timeout_ms: u64 },
     #[error("{detail}")]
@@ -121,6 +124,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout { .. } | Self::Unavailable { .. } | Self::DatabaseUnreachable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -145,6 +149,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Validation { .. } => "validation_failed",
+            Self::TooManyRequests { .. } => "rate_limited",
             Self::Timeout { .. } => "timeout",
             Self::DatabaseUnreachable(_) => "database_unreachable",
             Self::Internal(_) => "internal",
@@ -200,6 +205,9 @@ impl IntoResponse for ApiError {
             // An outage is over in seconds (a restart, a failover) or lasts until an operator acts;
             // a client retrying each second neither waits long after the former nor floods the latter.
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_DATABASE_AFTER_SECS));
+        }
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         if matches!(self, Self::PayloadTooLarge { .. }) {
             // The rest of the body is never read, so this connection cannot carry another request:

@@ -38,7 +38,7 @@ use crate::error::{FieldError, PROBLEM_JSON, Problem};
 pub struct ApiDoc;
 
 /// Standard error responses: (status, component name, description).
-const ERRORS: [(&str, &str, &str); 9] = [
+const ERRORS: [(&str, &str, &str); 10] = [
     ("400", "BadRequest", "The request is malformed (invalid JSON or query)"),
     ("401", "Unauthenticated", "The API key is missing, malformed, unknown or revoked"),
     ("403", "Forbidden", "The API key's role does not allow this operation"),
@@ -49,6 +49,11 @@ const ERRORS: [(&str, &str, &str); 9] = [
         "422",
         "ValidationFailed",
         "The request is well-formed but invalid, or cannot apply to the object as it is; `errors` points at each field",
+    ),
+    (
+        "429",
+        "TooManyRequests",
+        "The tenant sent more requests than its rate limit allows (`http.tenant_requests_per_second`); `Retry-After` says when to try again",
     ),
     ("500", "InternalError", "An unexpected error; the cause is logged, never returned"),
     ("503", "Unavailable", "The server is not ready or the request timed out"),

@@ -187,6 +187,10 @@ impl Application {
             db: db.clone(),
             admin_key_hash: Arc::from(admin_key.hash.as_str()),
             metrics: Arc::new(Metrics::new(work_metrics)),
+            rate_limiter: Arc::new(crate::rate_limit::TenantRateLimiter::new(
+                config.http.tenant_requests_per_second,
+                config.http.tenant_burst,
+            )),
         };
         let router = build_router(state, &config.http);
         Ok(Self {

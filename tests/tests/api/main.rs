@@ -17,6 +17,7 @@ mod metrics;
 mod outage;
 mod plain_webhooks;
 mod plugins;
+mod rate_limit;
 mod rest_hooks;
 mod retry_timing;
 mod run_search;
