@@ -49,6 +49,15 @@ pub enum RunTrigger {
 #[error("`{0}` is not a status (expected one of: {1})")]
 pub struct UnknownStatus(pub String, pub &'static str);
 
+/// Reads a status stored in `table` (row `id`); an unknown one (a newer version's) is logged
+/// and read as `failed`.
+pub(crate) fn stored<T: std::str::FromStr<Err = UnknownStatus>>(table: &str, id: &str, status: &str, failed: T) -> T {
+    status.parse().unwrap_or_else(|e: UnknownStatus| {
+        tracing::error!(table, id, error = %e, "A stored status is unknown; it is read as failed.");
+        failed
+    })
+}
+
 macro_rules! names {
     ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
         impl $ty {

@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use crate::StoreError;
 use crate::ids::{ChannelMessageId, ConversationId, TenantId};
-use crate::work::status::{self, MessageStatus};
+use crate::runs::status;
+use crate::work::status::MessageStatus;
 
 /// A message in the outbox.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::{Page, into_page};
 use crate::StoreError;
 use crate::ids::{FlowId, RunId, StepId, TenantId};
-use crate::runs::status::{RunStatus, RunTrigger, StepStatus, UnknownStatus};
+use crate::runs::status::{self, RunStatus, RunTrigger, StepStatus};
 
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,16 +65,8 @@ pub struct Step {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// A status as stored; one no version of Bacon writes is reported and read as failed.
-fn stored_status<T: std::str::FromStr<Err = UnknownStatus>>(table: &str, id: &str, status: &str, failed: T) -> T {
-    status.parse().unwrap_or_else(|e: UnknownStatus| {
-        tracing::error!(table, id, error = %e, "A stored status is unknown; it is read as failed.");
-        failed
-    })
-}
-
 fn run_of(m: runs::Model) -> Run {
-    let status = stored_status("runs", &m.id, &m.status, RunStatus::Failed);
+    let status = status::stored("runs", &m.id, &m.status, RunStatus::Failed);
     Run {
         id: m.id,
         tenant_id: m.tenant_id,
@@ -96,7 +88,7 @@ fn run_of(m: runs::Model) -> Run {
 }
 
 fn step_of(m: steps::Model) -> Step {
-    let status = stored_status("steps", &m.id, &m.status, StepStatus::Failed);
+    let status = status::stored("steps", &m.id, &m.status, StepStatus::Failed);
     Step {
         id: m.id,
         run_id: m.run_id,

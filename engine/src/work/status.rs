@@ -41,14 +41,6 @@ names!(DeliveryStatus {
     Gone => "gone",
 });
 
-/// Reads a stored status; an unknown one (a newer version's) is logged and read as failed.
-pub(crate) fn stored<T: std::str::FromStr<Err = UnknownStatus>>(table: &str, id: &str, status: &str, failed: T) -> T {
-    status.parse().unwrap_or_else(|e: UnknownStatus| {
-        tracing::error!(table, id, error = %e, "A stored status is unknown; it is read as failed.");
-        failed
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +54,9 @@ mod tests {
         for status in DeliveryStatus::ALL {
             assert_eq!(status.as_str().parse::<DeliveryStatus>(), Ok(*status));
         }
-        assert_eq!(stored("channel_messages", "msg_x", "exploded", MessageStatus::Failed), MessageStatus::Failed);
+        assert_eq!(
+            crate::runs::status::stored("channel_messages", "msg_x", "exploded", MessageStatus::Failed),
+            MessageStatus::Failed
+        );
     }
 }
