@@ -119,11 +119,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", doc.to_pretty_json().context("serialising the OpenAPI document")?);
         return Ok(());
     }
-    let mut config = Config::load(&cli.config).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-    telemetry::init(config.log_format, &config.log);
+    let config = Config::load(&cli.config).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     // One crypto library in the whole tree: ring. Ignore "already installed".
     let _ = rustls::crypto::ring::default_provider().install_default();
-    match cli.command {
+    let traces = telemetry::init(config.log_format, &config.log, &config.traces)?;
+    let result = run_command(cli.command, config).await;
+    traces.shutdown().await;
+    result
+}
+
+async fn run_command(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
         Command::Serve { no_workers } => {
             if no_workers {
                 config.workers.embedded = false;

@@ -49,6 +49,19 @@ pub struct Config {
     pub egress: EgressConfig,
     pub flows: FlowsConfig,
     pub retention: RetentionConfig,
+    pub traces: TracesConfig,
+}
+
+/// OpenTelemetry traces, exported over OTLP/HTTP (JSON) when an endpoint is set; off by default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracesConfig {
+    /// The collector's base URL (`http://collector:4318`); spans go to `<endpoint>/v1/traces`.
+    /// Unset: no spans are exported, unless the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of the spans; `OTEL_SERVICE_NAME` wins when set.
+    pub service_name: Option<String>,
 }
 
 /// Where plugins' outbound requests may go. Public addresses always; loopback, link-local,
@@ -262,6 +275,7 @@ impl Default for Config {
             egress: EgressConfig::default(),
             flows: FlowsConfig::default(),
             retention: RetentionConfig::default(),
+            traces: TracesConfig::default(),
         }
     }
 }

@@ -88,18 +88,34 @@ pub fn build_router(state: AppState, http: &HttpConfig) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
-                    tracing::info_span!(
+                    let span = tracing::info_span!(
                         "request",
+                        otel.name = %format_args!("{} {}", request.method(), route_of(request)),
+                        otel.kind = "server",
                         method = %request.method(),
                         path = %request.uri().path(),
+                        http.response.status_code = tracing::field::Empty,
                         tenant.id = tracing::field::Empty,
-                    )
+                        trace_id = tracing::field::Empty,
+                    );
+                    let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+                    bacon_worker::trace_context::continue_trace(&span, headers);
+                    span
+                })
+                .on_response(|response: &axum::response::Response, _: Duration, span: &tracing::Span| {
+                    span.record("http.response.status_code", response.status().as_u16());
                 })
                 // `ApiError` logs each 5xx with its cause, at the level it deserves (an outage
                 // is a warning per request): logging the status again here would double it.
                 .on_failure(()),
         )
         .with_state(state)
+}
+
+/// The route template a request matched (`/v1/flows/{id}/runs`), never the ids in its path: a
+/// span's name must have few distinct values.
+fn route_of(request: &Request) -> &str {
+    request.extensions().get::<axum::extract::MatchedPath>().map_or("(unmatched)", |path| path.as_str())
 }
 
 /// Connects to the configured database and applies pending migrations.

@@ -147,6 +147,19 @@ impl ServerProcess {
         line[start..].split_whitespace().next().expect("url").to_string()
     }
 
+    /// The first tenant's API key, which a first start prints (after it is listening).
+    ///
+    /// # Panics
+    /// When the process has not printed one.
+    pub fn first_tenant_key(&mut self) -> String {
+        self.drain()
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with("bacon_") && !l.starts_with("bacon_admin_"))
+            .expect("the first tenant's key is printed")
+            .to_string()
+    }
+
     /// The lines the process wrote to stdout until now.
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.lock().map(|lines| lines.clone()).unwrap_or_default()

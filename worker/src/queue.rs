@@ -13,7 +13,7 @@ use bacon_plugin_sdk::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
 use tokio::sync::Notify;
 
-use crate::jobs::{QUEUE, WorkItem, jobs_table};
+use crate::jobs::{JobPayload, QUEUE, jobs_table};
 
 /// The storage for the configured backend, and the signal workers in this process wait on.
 #[derive(Clone)]
@@ -26,8 +26,8 @@ pub struct ApalisQueue {
 /// apalis storage on the configured backend.
 #[derive(Clone)]
 pub enum Storage {
-    Sqlite(SqliteStorage<WorkItem>),
-    Postgres(PostgresStorage<WorkItem>),
+    Sqlite(SqliteStorage<JobPayload>),
+    Postgres(PostgresStorage<JobPayload>),
 }
 
 /// Infrastructure failures are retried by apalis this many times; the engine's own retries
@@ -67,11 +67,11 @@ fn due_second(delay: Duration) -> Result<u64, String> {
 
 /// The INSERT apalis's `push_tasks` (`queries/task/sink.sql` of apalis-sqlite and
 /// apalis-postgres 1.0) makes for one task, as a statement that can run in any transaction:
-/// the payload is the `WorkItem`'s JSON (apalis's `JsonCodec`), the job's priority, no metadata, no
+/// the payload is the [`JobPayload`]'s JSON (apalis's `JsonCodec`), the job's priority, no metadata, no
 /// idempotency key, and `run_at` from [`due_second`]. apalis's own
 /// function needs an sqlx connection, which a sea-orm transaction does not hand out.
 fn insert_job(backend: DbBackend, job: &Job) -> Result<Statement, String> {
-    let payload = serde_json::to_vec(&job.item).map_err(|e| e.to_string())?;
+    let payload = serde_json::to_vec(&JobPayload::in_current_trace(job.item.clone())).map_err(|e| e.to_string())?;
     let run_at = due_second(job.delay)? as i64;
     let id = ulid::Ulid::generate().to_string();
     let attempts = DELIVERY_ATTEMPTS as i64;
@@ -94,7 +94,7 @@ impl JobQueue for ApalisQueue {
     fn enqueue(&self, jobs: Vec<Job>) -> BoxFuture<'_, Result<(), QueueError>> {
         Box::pin(async move {
             for job in jobs {
-                let task = TaskBuilder::new(job.item)
+                let task = TaskBuilder::new(JobPayload::in_current_trace(job.item))
                     .max_attempts(DELIVERY_ATTEMPTS)
                     .run_at_timestamp(due_second(job.delay)?)
                     .priority(usize::try_from(job.priority).unwrap_or(0))
@@ -137,7 +137,7 @@ impl JobQueue for ApalisQueue {
             // A job is live while any worker will fetch it: waiting, or failed with attempts left.
             // Not when fetched or running: its worker may be dead (a SIGKILL leaves it `Queued`
             // or `Running` for good), and a live worker claims a fetched step within moments.
-            // `job` holds the JSON of the `WorkItem` as bytes (BLOB, bytea).
+            // `job` holds the JSON of the `JobPayload` as bytes (BLOB, bytea).
             let field = |name: &str| match backend {
                 DbBackend::Sqlite => format!("json_extract(CAST(job AS TEXT), '$.{name}')"),
                 _ => format!("(convert_from(job, 'UTF8')::jsonb ->> '{name}')"),

@@ -15,7 +15,9 @@ use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, WorkerBuilder, Wor
 use bacon_engine::work::runner::WorkRunner;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 
-use crate::jobs::{QUEUE, WorkItem, jobs_table};
+use tracing::Instrument as _;
+
+use crate::jobs::{JobPayload, QUEUE, jobs_table};
 use crate::queue::{ApalisQueue, Storage};
 use crate::wakeups::Wakeups;
 
@@ -72,15 +74,29 @@ async fn drop_retired_queues(db: &DatabaseConnection) {
 /// (a busy or unreachable database), an attempt already under way still records its outcome
 /// instead of being dropped mid-flight and left claimed until its lease runs out. A job the
 /// worker could not acknowledge is delivered again and finds its item no longer claimable.
-async fn handle(item: WorkItem, runner: Data<WorkRunner>) -> Result<(), BoxDynError> {
+///
+/// The attempt runs in a span of its own that continues the trace of whatever enqueued the job.
+async fn handle(payload: JobPayload, runner: Data<WorkRunner>) -> Result<(), BoxDynError> {
     let runner = (*runner).clone();
-    let attempt = tokio::spawn(async move {
-        let result = runner.execute(&item).await;
-        if let Err(e) = &result {
-            tracing::warn!(kind = item.kind().as_str(), id = %item.id(), error = %bacon_engine::error::chain(e), "A work item failed; apalis will deliver it again.");
+    let JobPayload { item, traceparent } = payload;
+    let span = tracing::info_span!(
+        "job",
+        otel.name = %format_args!("{} job", item.kind().as_str()),
+        work.kind = item.kind().as_str(),
+        work.id = %item.id(),
+        trace_id = tracing::field::Empty,
+    );
+    crate::trace_context::continue_trace(&span, traceparent.iter().map(|t| ("traceparent", t.as_str())));
+    let attempt = tokio::spawn(
+        async move {
+            let result = runner.execute(&item).await;
+            if let Err(e) = &result {
+                tracing::warn!(kind = item.kind().as_str(), id = %item.id(), error = %bacon_engine::error::chain(e), "A work item failed; apalis will deliver it again.");
+            }
+            result
         }
-        result
-    });
+        .instrument(span),
+    );
     match attempt.await {
         Ok(result) => result.map_err(|e| Box::new(e) as BoxDynError),
         Err(panic) => Err(Box::new(panic) as BoxDynError),

@@ -19,6 +19,7 @@ use bacon_plugin_sdk::context::ContextParts;
 use bacon_plugin_sdk::{ActionContext, ActionError, RetryPolicy};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
+use tracing::Instrument as _;
 
 use super::loaded::LoadedPlugin;
 use super::settings::{self, FieldProblem, ResolvedSettings, SettingsError};
@@ -411,7 +412,14 @@ impl PluginRegistry {
         });
         let handler = action.handler.clone();
         let input = request.input.clone();
-        let task = tokio::spawn(async move { handler(ctx, input).await });
+        let span = tracing::info_span!(
+            "plugin call",
+            otel.name = %format_args!("{} {}", request.plugin_id, request.action),
+            plugin.id = %request.plugin_id,
+            plugin.action = %request.action,
+            attempt,
+        );
+        let task = tokio::spawn(async move { handler(ctx, input).await }.instrument(span));
         // If this call is dropped (the client went away), the action's task goes with it.
         let _abort = AbortOnDrop(task.abort_handle());
         let result = match tokio::time::timeout(timeout, task).await {

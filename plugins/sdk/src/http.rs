@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
+use tracing::Instrument as _;
 
 use crate::egress::{EgressPolicy, EgressRefused};
 use crate::error::ActionError;
@@ -263,7 +264,18 @@ impl HttpClient {
         let request = request.build().map_err(|e| ActionError::invalid_input(format!("invalid request: {e}")))?;
         // Check again: a builder could have been made from another client.
         self.check_url(request.url().as_str())?;
-        self.inner.execute(request).await.map_err(transport_error)
+        // Host and method only: a path or query may hold a credential (a Zapier catch-hook URL).
+        let span = tracing::info_span!(
+            "vendor request",
+            otel.name = %format_args!("{} {}", request.method(), request.url().host_str().unwrap_or_default()),
+            otel.kind = "client",
+            http.request.method = %request.method(),
+            server.address = request.url().host_str().unwrap_or_default(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        let response = self.inner.execute(request).instrument(span.clone()).await.map_err(transport_error)?;
+        span.record("http.response.status_code", response.status().as_u16());
+        Ok(response)
     }
 }
 

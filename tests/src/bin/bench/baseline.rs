@@ -12,7 +12,7 @@ use anyhow::Context;
 use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, TaskSink, WorkerBuilder, WorkerBuilderExt};
 use bacon_engine::database::{self, DatabaseOptions, SqliteDurability};
 use bacon_engine::ids::{RunId, StepId};
-use bacon_worker::jobs::{QUEUE, WorkItem, jobs_table};
+use bacon_worker::jobs::{JobPayload, QUEUE, WorkItem, jobs_table};
 use bacon_worker::queue::{ApalisQueue, Storage};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
@@ -37,7 +37,7 @@ struct ProbeState {
 #[derive(Clone)]
 struct Probe(Arc<ProbeState>);
 
-async fn handle(job: WorkItem, probe: Data<Probe>) -> Result<(), BoxDynError> {
+async fn handle(job: JobPayload, probe: Data<Probe>) -> Result<(), BoxDynError> {
     let probe: &Probe = &probe;
     let probe = &probe.0;
     probe.first.get_or_init(Instant::now);
@@ -47,7 +47,7 @@ async fn handle(job: WorkItem, probe: Data<Probe>) -> Result<(), BoxDynError> {
             DbBackend::Postgres => "INSERT INTO bench_writes (job) VALUES ($1)",
             _ => "INSERT INTO bench_writes (job) VALUES (?)",
         };
-        probe.db.execute_raw(Statement::from_sql_and_values(backend, sql, [job.id().into()])).await?;
+        probe.db.execute_raw(Statement::from_sql_and_values(backend, sql, [job.item.id().into()])).await?;
     }
     if probe.done.fetch_add(1, Ordering::SeqCst) + 1 == probe.target {
         *probe.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
@@ -132,9 +132,12 @@ pub async fn measure(
     };
     db.execute_unprepared(create).await?;
     let queue = ApalisQueue::new(&db);
-    let job = |_: usize| WorkItem::Step { id: StepId::generate(), run_id: RunId::generate() };
+    let job = |_: usize| JobPayload {
+        item: WorkItem::Step { id: StepId::generate(), run_id: RunId::generate() },
+        traceparent: None,
+    };
     for chunk in (0..jobs).collect::<Vec<_>>().chunks(100) {
-        let batch: Vec<WorkItem> = chunk.iter().map(|&n| job(n)).collect();
+        let batch: Vec<JobPayload> = chunk.iter().map(|&n| job(n)).collect();
         match &queue.storage {
             Storage::Sqlite(storage) => storage.clone().push_bulk(batch).await?,
             Storage::Postgres(storage) => storage.clone().push_bulk(batch).await?,
