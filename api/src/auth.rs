@@ -11,7 +11,7 @@ use bacon_engine::ids::{ApiKeyId, TenantId};
 use bacon_engine::store;
 use bacon_engine::tenancy::{ADMIN_KEY_PREFIX, Role, TENANT_KEY_PREFIX, hash_key, is_well_formed};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, RateLimit};
 use crate::state::AppState;
 
 /// A tenant API key that was presented and found active.
@@ -109,9 +109,11 @@ impl FromRequestParts<AppState> for Principal {
                 .await?
                 .ok_or_else(|| unauthenticated("invalid_credentials", "the API key is not valid or was revoked"))?;
             tracing::Span::current().record("tenant.id", tracing::field::display(key.tenant_id));
-            state.rate_limiter.admit(key.tenant_id, std::time::Instant::now()).map_err(|wait| {
-                ApiError::TooManyRequests { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 }
-            })?;
+            state
+                .tenant_limits
+                .admit_request(key.tenant_id)
+                .await?
+                .map_err(|wait| RateLimit::Requests.exceeded(wait))?;
             Principal::Tenant(TenantKey { tenant_id: key.tenant_id, key_id: key.id, role: key.role })
         } else {
             return Err(unauthenticated("invalid_credentials", "the API key is malformed"));

@@ -202,6 +202,20 @@ pub struct HttpConfig {
     pub tenant_requests_per_second: u32,
     /// Requests a tenant may send at once (0: twice its rate).
     pub tenant_burst: u32,
+    /// Runs one tenant may start a second in this process, by any trigger (0: no limit); past it
+    /// a start through the API gets 429, and a webhook delivery's run starts later.
+    pub tenant_runs_per_second: u32,
+}
+
+impl HttpConfig {
+    /// The server's limits for every tenant without its own.
+    pub fn tenant_limits(&self) -> bacon_engine::limits::LimitDefaults {
+        bacon_engine::limits::LimitDefaults {
+            requests_per_second: self.tenant_requests_per_second,
+            request_burst: self.tenant_burst,
+            runs_per_second: self.tenant_runs_per_second,
+        }
+    }
 }
 
 impl Default for HttpConfig {
@@ -212,6 +226,7 @@ impl Default for HttpConfig {
             request_timeout_ms: 30_000,
             tenant_requests_per_second: 0,
             tenant_burst: 0,
+            tenant_runs_per_second: 0,
         }
     }
 }

@@ -84,9 +84,10 @@ pub enum ApiError {
     UnsupportedMediaType { detail: String },
     #[error("{detail}")]
     Validation { detail: String, errors: Vec<FieldError> },
-    /// The tenant sent more requests than its rate allows; it may again after `retry_after_secs`.
-    #[error("this tenant sent more requests than its rate limit allows; try again in {retry_after_secs} s")]
-    TooManyRequests { retry_after_secs: u64 },
+    /// The tenant sent more requests, or started more runs, than its rate allows (`limit` says
+    /// which); it may again after `retry_after_secs`.
+    #[error("this tenant {limit} than its limit allows; try again in {retry_after_secs} s")]
+    TooManyRequests { limit: RateLimit, retry_after_secs: u64 },
     #[error("the request took longer than {timeout_ms} ms")]
     Timeout { timeout_ms: u64 },
     #[error("{detail}")]
@@ -100,6 +101,31 @@ pub enum ApiError {
     BadGateway { code: &'static str, detail: String },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Which of a tenant's rates a request went past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// API requests a second.
+    Requests,
+    /// Runs started a second.
+    RunStarts,
+}
+
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Requests => "sent more requests",
+            Self::RunStarts => "started more runs",
+        })
+    }
+}
+
+impl RateLimit {
+    /// The error for a caller that may try again after `wait`.
+    pub fn exceeded(self, wait: std::time::Duration) -> ApiError {
+        ApiError::TooManyRequests { limit: self, retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 }
+    }
 }
 
 impl ApiError {
@@ -206,7 +232,7 @@ impl IntoResponse for ApiError {
             // a client retrying each second neither waits long after the former nor floods the latter.
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_DATABASE_AFTER_SECS));
         }
-        if let Self::TooManyRequests { retry_after_secs } = self {
+        if let Self::TooManyRequests { retry_after_secs, .. } = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         if matches!(self, Self::PayloadTooLarge { .. }) {

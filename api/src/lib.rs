@@ -22,7 +22,6 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
-pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod state;

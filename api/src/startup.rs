@@ -15,9 +15,9 @@ use axum::{Extension, Router, middleware};
 use bacon_engine::bootstrap::{self, FirstTenant};
 use bacon_engine::channels::ChannelOutbox;
 use bacon_engine::database;
-use bacon_engine::flows::template::TemplateLimits;
 use bacon_engine::hooks::HookDispatcher;
 use bacon_engine::inbound::Inbound;
+use bacon_engine::limits::TenantLimiter;
 use bacon_engine::plugins::PluginFactory;
 use bacon_engine::plugins::loader::PluginLoader;
 use bacon_engine::plugins::overrides::{PluginOverrides, env_name};
@@ -176,14 +176,10 @@ impl Application {
             .await
             .context("recording the encryption key ids")?;
         let plugins = load_plugins(config, &factories, db.clone(), Secrets::new(keyring))?;
-        let work = work_runner(
-            &db,
-            plugins.clone(),
-            Duration::from_secs(config.workers.lease_secs),
-            config.flows.template_limits(),
-        )
-        .await?
-        .with_retention(config.retention.policy());
+        let tenant_limits = Arc::new(TenantLimiter::new(db.clone(), config.http.tenant_limits()));
+        let work = work_runner(&db, plugins.clone(), config, tenant_limits.clone())
+            .await?
+            .with_retention(config.retention.policy());
         let runs = work.runs().clone();
         let work_metrics = plugins.metrics().clone();
         let timeout = Duration::from_millis(config.http.request_timeout_ms);
@@ -203,10 +199,7 @@ impl Application {
             db: db.clone(),
             admin_key_hash: Arc::from(admin_key.hash.as_str()),
             metrics: Arc::new(Metrics::new(work_metrics)),
-            rate_limiter: Arc::new(crate::rate_limit::TenantRateLimiter::new(
-                config.http.tenant_requests_per_second,
-                config.http.tenant_burst,
-            )),
+            tenant_limits,
         };
         let router = build_router(state, &config.http);
         Ok(Self {
@@ -295,15 +288,17 @@ pub fn load_keyring(config: &Config) -> anyhow::Result<(Keyring, bootstrap::Mast
 pub async fn work_runner(
     db: &DatabaseConnection,
     plugins: PluginRegistry,
-    lease: Duration,
-    limits: TemplateLimits,
+    config: &Config,
+    tenant_limits: Arc<TenantLimiter>,
 ) -> anyhow::Result<WorkRunner> {
     bacon_worker::prepare_storage(db).await.context("preparing the job queue")?;
     let queue: Arc<dyn JobQueue> = Arc::new(bacon_worker::queue::ApalisQueue::new(db));
+    let lease = Duration::from_secs(config.workers.lease_secs);
     let runs = RunEngine::new(db.clone(), Arc::new(plugins.clone()), queue.clone())
         .with_metrics(plugins.metrics().clone())
         .with_lease(lease)
-        .with_template_limits(limits);
+        .with_template_limits(config.flows.template_limits())
+        .with_tenant_limits(tenant_limits);
     let hooks = HookDispatcher::new(plugins.clone(), queue.clone(), lease);
     let channels = ChannelOutbox::new(plugins.clone(), queue, lease);
     let inbound = Inbound::new(plugins, runs.clone());
@@ -318,10 +313,8 @@ pub async fn worker_engine(config: &Config) -> anyhow::Result<(DatabaseConnectio
     let db = connect_and_migrate(config).await?;
     let (keyring, _) = load_keyring(config).context("loading the master encryption keys")?;
     let plugins = load_plugins(config, &crate::catalog::builtin_plugins(), db.clone(), Secrets::new(keyring))?;
-    let work =
-        work_runner(&db, plugins, Duration::from_secs(config.workers.lease_secs), config.flows.template_limits())
-            .await?
-            .with_retention(config.retention.policy());
+    let tenant_limits = Arc::new(TenantLimiter::new(db.clone(), config.http.tenant_limits()));
+    let work = work_runner(&db, plugins, config, tenant_limits).await?.with_retention(config.retention.policy());
     Ok((db, work))
 }
 

@@ -29,6 +29,6 @@ pub struct AppState {
     /// The base URL vendors reach this server on (`public_url`, else the listen address): hook
     /// URLs and the URLs webhook signatures cover are built from it.
     pub public_url: Arc<str>,
-    /// Per-tenant request rates (`http.tenant_requests_per_second`).
-    pub rate_limiter: Arc<crate::rate_limit::TenantRateLimiter>,
+    /// Each tenant's request and run start rates (`bacon_engine::limits`).
+    pub tenant_limits: Arc<bacon_engine::limits::TenantLimiter>,
 }

@@ -440,6 +440,13 @@ impl Inbound {
                 tracing::info!(flow.id = %flow, run.id = %run.id, inbound.id = %inbound_id, "A delivery started a run.");
                 Ok(Some(run.id))
             }
+            // The tenant starts runs faster than its limit: the delivery waits its turn.
+            Err(RunError::TooManyStarts { retry_after }) => {
+                let item = WorkItem::inbound_delivery(inbound_id)?;
+                self.runs.queue().enqueue(vec![Job::after(item, retry_after)]).await.map_err(RunError::Queue)?;
+                tracing::debug!(inbound.id = %inbound_id, wait_ms = retry_after.as_millis() as u64, "A delivery waits for its tenant's run start rate.");
+                Ok(None)
+            }
             Err(RunError::Store(StoreError::NotFound { .. })) => {
                 tracing::warn!(flow.id = %flow, inbound.id = %inbound_id, "A delivery's flow no longer exists.");
                 inbound::finish(db, inbound_id, "failed").await?;

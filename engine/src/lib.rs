@@ -22,6 +22,7 @@ pub mod hooks;
 pub mod ids;
 pub mod inbound;
 pub mod keyfile;
+pub mod limits;
 pub mod metrics;
 pub mod plugins;
 pub mod retention;

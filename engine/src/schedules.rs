@@ -83,6 +83,9 @@ pub async fn fire_due(runs: &RunEngine) -> Result<usize, RunError> {
             match runs.start(tenant, flow, None, json!({}), Started::by(RunTrigger::Schedule, trigger), Some(key)).await
             {
                 Ok((_, new)) => created += usize::from(new),
+                // Over the tenant's run start rate: the tick is started at a later pass (its key
+                // keeps it to one run), within the catch-up window.
+                Err(RunError::TooManyStarts { .. }) => break,
                 // One schedule's failure (its flow deleted under it, say) never stops the others.
                 Err(e) => {
                     tracing::warn!(flow.id = %flow, error = %e, "A schedule tick could not start its run.");

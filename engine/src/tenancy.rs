@@ -42,6 +42,16 @@ pub struct Tenant {
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub retention: TenantRetention,
+    pub limits: TenantLimits,
+}
+
+/// A tenant's own limits; `None`: the server's setting (`http.tenant_*`), `Some(0)`: unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TenantLimits {
+    /// API requests a second its keys may send.
+    pub requests_per_second: Option<u32>,
+    /// Runs it may start a second (by any trigger).
+    pub runs_per_second: Option<u32>,
 }
 
 /// A tenant's own retention, in days; `None`: the server's setting (`retention.*`).

@@ -13,6 +13,10 @@ pub struct Model {
     pub inbound_retention_days: Option<i32>,
     /// Days its finished runs and audit rows are kept; null: the server's `retention.runs_days`.
     pub runs_retention_days: Option<i32>,
+    /// API requests a second its keys may send; null: the server's `http.tenant_requests_per_second`.
+    pub requests_per_second: Option<i32>,
+    /// Runs it may start a second; null: the server's `http.tenant_runs_per_second`.
+    pub runs_per_second: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

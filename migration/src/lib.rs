@@ -23,6 +23,7 @@ mod m20261207_000013_run_search;
 mod m20261207_000014_inbound_at_rest;
 mod m20261207_000015_tenant_retention;
 mod m20261207_000016_run_trigger_kind;
+mod m20261207_000017_tenant_limits;
 
 /// Applies Bacon's migrations in order.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_inbound_at_rest::Migration),
             Box::new(m20261207_000015_tenant_retention::Migration),
             Box::new(m20261207_000016_run_trigger_kind::Migration),
+            Box::new(m20261207_000017_tenant_limits::Migration),
         ]
     }
 }

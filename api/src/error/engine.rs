@@ -12,7 +12,7 @@ use bacon_engine::runs::engine::RunError;
 use bacon_engine::work::QueueError;
 use bacon_plugin_sdk::trigger::VerifyError;
 
-use super::{ApiError, FieldError};
+use super::{ApiError, FieldError, RateLimit};
 
 impl ApiError {
     /// A 422 listing engine validation `problems`, their pointers prefixed with `prefix` (the
@@ -62,6 +62,7 @@ impl From<RunError> for ApiError {
             RunError::Queue(q) => q.into(),
             RunError::WrongState { .. } => Self::Conflict { code: "invalid_run_state", detail: err.to_string() },
             RunError::BadGraph(_) => Self::internal(err),
+            RunError::TooManyStarts { retry_after } => RateLimit::RunStarts.exceeded(retry_after),
         }
     }
 }

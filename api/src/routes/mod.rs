@@ -17,6 +17,7 @@ pub mod plugins;
 #[cfg(feature = "plugin-zapier")]
 pub mod rest_hooks;
 pub mod runs;
+pub mod tenant_limits;
 pub mod tenants;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(health::router())
         .merge(tenants::router())
+        .merge(tenant_limits::router())
         .merge(bots::router())
         .merge(plugins::router())
         .merge(audit::router())

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::pagination::ListParams;
+use super::tenant_limits::LimitsBody;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, parse_id};
@@ -47,11 +48,18 @@ pub struct TenantResponse {
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub retention: RetentionBody,
+    pub limits: LimitsBody,
 }
 
 impl From<tenancy::Tenant> for TenantResponse {
     fn from(t: tenancy::Tenant) -> Self {
-        Self { id: t.id.to_string(), name: t.name, created_at: t.created_at, retention: t.retention.into() }
+        Self {
+            id: t.id.to_string(),
+            name: t.name,
+            created_at: t.created_at,
+            retention: t.retention.into(),
+            limits: t.limits.into(),
+        }
     }
 }
 

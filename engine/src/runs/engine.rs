@@ -19,6 +19,7 @@ use crate::enrich::{self, EnrichRequest};
 use crate::flows::graph::{AiContextConfig, FlowGraph, NodeKind};
 use crate::flows::template::{self, TemplateLimits};
 use crate::ids::{BotId, FlowId, RunId, TenantId};
+use crate::limits::TenantLimiter;
 use crate::metrics::WorkMetrics;
 use crate::plugins::registry::{InvokeError, InvokeRequest, RetryMode};
 use crate::runs::status::RunTrigger;
@@ -43,6 +44,9 @@ pub enum RunError {
     Queue(QueueError),
     #[error("the run is {status}; only a {expected} run can be {action}")]
     WrongState { status: RunStatus, expected: RunStatus, action: &'static str },
+    /// The tenant starts runs faster than its limit; a start after `retry_after` is admitted.
+    #[error("the tenant starts runs faster than its limit allows; try again in {} ms", retry_after.as_millis())]
+    TooManyStarts { retry_after: Duration },
 }
 
 impl RunError {
@@ -52,7 +56,7 @@ impl RunError {
         match self {
             Self::Store(e) => e.is_unavailable(),
             Self::Queue(_) => true,
-            Self::BadGraph(_) | Self::WrongState { .. } => false,
+            Self::BadGraph(_) | Self::WrongState { .. } | Self::TooManyStarts { .. } => false,
         }
     }
 }
@@ -79,6 +83,8 @@ pub struct RunEngine {
     /// What templates and the values they render may hold.
     limits: TemplateLimits,
     metrics: Arc<WorkMetrics>,
+    /// Runs a tenant may start a second; `None`: any number.
+    tenant_limits: Option<Arc<TenantLimiter>>,
 }
 
 /// What started a run: how, and the event it starts from (a delivery, a schedule tick), which
@@ -148,7 +154,19 @@ impl RunEngine {
             graphs: GraphCache::default(),
             limits: TemplateLimits::default(),
             metrics: Arc::default(),
+            tenant_limits: None,
         }
+    }
+
+    /// Holds each tenant to its run start rate (`limits`): a start past it is
+    /// [`RunError::TooManyStarts`].
+    pub fn with_tenant_limits(mut self, limits: Arc<TenantLimiter>) -> Self {
+        self.tenant_limits = Some(limits);
+        self
+    }
+
+    pub fn tenant_limits(&self) -> Option<&Arc<TenantLimiter>> {
+        self.tenant_limits.as_ref()
     }
 
     /// Records runs, queue waits and takeovers into `metrics` (the server's).
@@ -269,6 +287,11 @@ impl RunEngine {
             && let Some(existing) = runs::find_by_idempotency_key(&self.db, tenant, flow, key).await?
         {
             return Ok((existing, false));
+        }
+        if let Some(limits) = &self.tenant_limits
+            && let Err(retry_after) = limits.admit_run_start(tenant).await?
+        {
+            return Err(RunError::TooManyStarts { retry_after });
         }
         // A new run has no steps: its first plan is made before the write transaction begins, so
         // planning a large graph never holds the database's write lock.

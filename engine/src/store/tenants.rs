@@ -11,7 +11,7 @@ use sea_orm::{
 use super::{Page, into_page};
 use crate::StoreError;
 use crate::ids::TenantId;
-use crate::tenancy::{Tenant, TenantRetention};
+use crate::tenancy::{Tenant, TenantLimits, TenantRetention};
 
 fn to_domain(m: tenants::Model) -> Result<Tenant, StoreError> {
     Ok(Tenant {
@@ -21,6 +21,10 @@ fn to_domain(m: tenants::Model) -> Result<Tenant, StoreError> {
         retention: TenantRetention {
             inbound_days: m.inbound_retention_days.and_then(|d| u32::try_from(d).ok()),
             runs_days: m.runs_retention_days.and_then(|d| u32::try_from(d).ok()),
+        },
+        limits: TenantLimits {
+            requests_per_second: m.requests_per_second.and_then(|n| u32::try_from(n).ok()),
+            runs_per_second: m.runs_per_second.and_then(|n| u32::try_from(n).ok()),
         },
     })
 }
@@ -36,6 +40,8 @@ pub async fn create(db: &impl ConnectionTrait, name: &str) -> Result<Tenant, Sto
         created_at: Set(Utc::now()),
         inbound_retention_days: Set(None),
         runs_retention_days: Set(None),
+        requests_per_second: Set(None),
+        runs_per_second: Set(None),
     }
     .insert(db)
     .await
@@ -89,6 +95,24 @@ pub async fn set_retention(
     let updated = tenants::Entity::update_many()
         .col_expr(tenants::Column::InboundRetentionDays, Expr::value(days(retention.inbound_days)))
         .col_expr(tenants::Column::RunsRetentionDays, Expr::value(days(retention.runs_days)))
+        .filter(tenants::Column::Id.eq(id.to_string()))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(StoreError::not_found("tenant", id));
+    }
+    get(db, id).await
+}
+
+/// Sets a tenant's own limits (`None`: the server's setting); returns the tenant.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when it does not exist.
+pub async fn set_limits(db: &impl ConnectionTrait, id: TenantId, limits: TenantLimits) -> Result<Tenant, StoreError> {
+    let value = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+    let updated = tenants::Entity::update_many()
+        .col_expr(tenants::Column::RequestsPerSecond, Expr::value(value(limits.requests_per_second)))
+        .col_expr(tenants::Column::RunsPerSecond, Expr::value(value(limits.runs_per_second)))
         .filter(tenants::Column::Id.eq(id.to_string()))
         .exec(db)
         .await?;

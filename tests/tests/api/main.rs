@@ -23,6 +23,7 @@ mod retry_timing;
 mod run_search;
 mod runs;
 mod slow_subscriber;
+mod tenant_limits;
 mod triggers;
 mod vendor_flow;
 mod zapier_events;

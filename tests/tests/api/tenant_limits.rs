@@ -1,0 +1,101 @@
+//! Per-tenant limits set by the server admin (issue #19): a tenant's own request rate and run
+//! start rate win over the server's; a start over the rate gets 429 `rate_limited` with
+//! `Retry-After` and creates nothing, while webhook deliveries over it are accepted and their
+//! runs start later, none lost.
+
+use bacon_tests::{TestApp, db_test};
+use serde_json::json;
+
+use super::triggers::{create_flow, deliver, flow_with_trigger, succeeded_runs};
+
+async fn set_limits(app: &TestApp, key: &str, limits: serde_json::Value) -> bacon_tests::app::Reply {
+    app.put(&format!("/v1/tenants/{}/limits", app.tenant_id), key, limits).await
+}
+
+db_test!(
+    async fn the_server_admin_sets_a_tenants_own_request_rate(app) {
+        let tenant = app.get(&format!("/v1/tenants/{}", app.tenant_id), &app.admin_key).await;
+        assert_eq!(tenant.json["limits"], json!({"requestsPerSecond": null, "runsPerSecond": null}));
+
+        // Only the server admin sets limits, and bad values change nothing.
+        set_limits(&app, &app.tenant_key, json!({"requestsPerSecond": 1})).await.assert_problem(403, "server_admin_required");
+        let too_high = set_limits(&app, &app.admin_key, json!({"requestsPerSecond": 2_000_000})).await;
+        too_high.assert_problem(422, "validation_failed");
+        assert_eq!(too_high.json["errors"][0]["pointer"], "/requestsPerSecond", "{}", too_high.text);
+        set_limits(&app, &app.admin_key, json!({"requestsPerSecond": -1})).await.assert_problem(422, "validation_failed");
+        set_limits(&app, &app.admin_key, json!({"burst": 1})).await.assert_problem(422, "validation_failed");
+        let unchanged = app.get(&format!("/v1/tenants/{}", app.tenant_id), &app.admin_key).await;
+        assert_eq!(unchanged.json["limits"]["requestsPerSecond"], json!(null));
+        for _ in 0..10 {
+            assert_eq!(app.get("/v1/flows", &app.tenant_key).await.status, 200, "no limit by default");
+        }
+
+        let set = set_limits(&app, &app.admin_key, json!({"requestsPerSecond": 1})).await;
+        assert_eq!(set.status, 200, "{}", set.text);
+        assert_eq!(set.json["limits"], json!({"requestsPerSecond": 1, "runsPerSecond": null}));
+        let statuses: Vec<u16> = {
+            let mut s = Vec::new();
+            for _ in 0..5 {
+                s.push(app.get("/v1/flows", &app.tenant_key).await.status);
+            }
+            s
+        };
+        assert_eq!(&statuses[..2], [200, 200], "twice the rate at once: {statuses:?}");
+        assert!(statuses.contains(&429), "{statuses:?}");
+        let refused = app.get("/v1/flows", &app.tenant_key).await;
+        refused.assert_problem(429, "rate_limited");
+        assert!(refused.json["detail"].as_str().unwrap().contains("requests"), "{}", refused.text);
+        assert_eq!(refused.retry_after.as_deref(), Some("1"));
+
+        // `null` gives the tenant the server's setting back (here: none).
+        let lifted = set_limits(&app, &app.admin_key, json!({"requestsPerSecond": null})).await;
+        assert_eq!(lifted.status, 200, "{}", lifted.text);
+        for _ in 0..10 {
+            assert_eq!(app.get("/v1/flows", &app.tenant_key).await.status, 200);
+        }
+    }
+);
+
+db_test!(
+    async fn starts_over_a_tenants_run_rate_get_429_and_webhook_runs_start_later(app) {
+        let key = app.tenant_key.clone();
+        let set = set_limits(&app, &app.admin_key, json!({"runsPerSecond": 1})).await;
+        assert_eq!(set.status, 200, "{}", set.text);
+
+        let manual = create_flow(&app, flow_with_trigger(json!({}), vec![])).await;
+        let start = |idempotency: Option<&'static str>| {
+            let app = &app;
+            let key = key.clone();
+            let path = format!("/v1/flows/{manual}/runs");
+            async move {
+                let mut request = app.client.post(app.url(&path)).bearer_auth(&key).json(&json!({"input": {}}));
+                if let Some(k) = idempotency {
+                    request = request.header("idempotency-key", k);
+                }
+                bacon_tests::app::read(request.send().await.unwrap()).await
+            }
+        };
+        assert_eq!(start(Some("first")).await.status, 202);
+        assert_eq!(start(None).await.status, 202, "twice the rate at once");
+        let refused = start(None).await;
+        refused.assert_problem(429, "rate_limited");
+        assert!(refused.json["detail"].as_str().unwrap().contains("started more runs"), "{}", refused.text);
+        assert!(refused.retry_after.is_some(), "Retry-After");
+        assert_eq!(start(Some("first")).await.status, 200, "a repeat of a started run is not a new start");
+        let runs = app.get(&format!("/v1/runs?flowId={manual}"), &key).await;
+        assert_eq!(runs.json["items"].as_array().unwrap().len(), 2, "the refused start created nothing");
+
+        // Deliveries are accepted whatever the rate; their runs start as it allows, none lost.
+        let hooked = create_flow(&app, flow_with_trigger(json!({"kind": "webhook"}), vec![])).await;
+        let activated = app.post(&format!("/v1/flows/{hooked}/activate"), &key, json!({})).await;
+        assert_eq!(activated.status, 200, "{}", activated.text);
+        let url = activated.json["hookUrl"].as_str().unwrap();
+        let hook = &url[url.find("/hooks/").unwrap()..];
+        for n in 0..4 {
+            let headers = vec![("content-type", "application/json".to_string()), ("idempotency-key", format!("d{n}"))];
+            let delivered = deliver(&app, hook, &headers, format!(r#"{{"n": {n}}}"#).into_bytes()).await;
+            assert_eq!(delivered.json["status"], "accepted", "{}", delivered.text);
+        }
+        succeeded_runs(&app, &hooked, 4).await;
+    }
+);
