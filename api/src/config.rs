@@ -207,17 +207,6 @@ pub struct HttpConfig {
     pub tenant_runs_per_second: u32,
 }
 
-impl HttpConfig {
-    /// The server's limits for every tenant without its own.
-    pub fn tenant_limits(&self) -> bacon_engine::limits::LimitDefaults {
-        bacon_engine::limits::LimitDefaults {
-            requests_per_second: self.tenant_requests_per_second,
-            request_burst: self.tenant_burst,
-            runs_per_second: self.tenant_runs_per_second,
-        }
-    }
-}
-
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
@@ -264,11 +253,14 @@ pub struct WorkersConfig {
     /// Seconds a claimed step may run before the reconciler gives it to another worker (after a
     /// crash). Must exceed the longest action timeout.
     pub lease_secs: u64,
+    /// Steps of one tenant's runs running at once, across every process (0: no cap); a step
+    /// past it waits, without a job, for one of its tenant's steps to end.
+    pub tenant_concurrent_steps: u32,
 }
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        Self { embedded: true, concurrency: 8, lease_secs: 300 }
+        Self { embedded: true, concurrency: 8, lease_secs: 300, tenant_concurrent_steps: 0 }
     }
 }
 
@@ -299,6 +291,16 @@ impl Default for Config {
 const FOREIGN_ENV_PREFIXES: [&str; 3] = ["plugin_", "secret_", "test_"];
 
 impl Config {
+    /// The server's limits for every tenant without its own.
+    pub fn tenant_limits(&self) -> bacon_engine::limits::LimitDefaults {
+        bacon_engine::limits::LimitDefaults {
+            requests_per_second: self.http.tenant_requests_per_second,
+            request_burst: self.http.tenant_burst,
+            runs_per_second: self.http.tenant_runs_per_second,
+            concurrent_steps: self.workers.tenant_concurrent_steps,
+        }
+    }
+
     /// Loads defaults, then `file` (if it exists), then the environment.
     ///
     /// # Errors

@@ -176,7 +176,7 @@ impl Application {
             .await
             .context("recording the encryption key ids")?;
         let plugins = load_plugins(config, &factories, db.clone(), Secrets::new(keyring))?;
-        let tenant_limits = Arc::new(TenantLimiter::new(db.clone(), config.http.tenant_limits()));
+        let tenant_limits = Arc::new(TenantLimiter::new(db.clone(), config.tenant_limits()));
         let work = work_runner(&db, plugins.clone(), config, tenant_limits.clone())
             .await?
             .with_retention(config.retention.policy());
@@ -313,7 +313,7 @@ pub async fn worker_engine(config: &Config) -> anyhow::Result<(DatabaseConnectio
     let db = connect_and_migrate(config).await?;
     let (keyring, _) = load_keyring(config).context("loading the master encryption keys")?;
     let plugins = load_plugins(config, &crate::catalog::builtin_plugins(), db.clone(), Secrets::new(keyring))?;
-    let tenant_limits = Arc::new(TenantLimiter::new(db.clone(), config.http.tenant_limits()));
+    let tenant_limits = Arc::new(TenantLimiter::new(db.clone(), config.tenant_limits()));
     let work = work_runner(&db, plugins, config, tenant_limits).await?.with_retention(config.retention.policy());
     Ok((db, work))
 }

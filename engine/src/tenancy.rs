@@ -45,13 +45,15 @@ pub struct Tenant {
     pub limits: TenantLimits,
 }
 
-/// A tenant's own limits; `None`: the server's setting (`http.tenant_*`), `Some(0)`: unlimited.
+/// A tenant's own limits; `None`: the server's setting (`http.tenant_*`, `workers.tenant_concurrent_steps`), `Some(0)`: unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TenantLimits {
     /// API requests a second its keys may send.
     pub requests_per_second: Option<u32>,
     /// Runs it may start a second (by any trigger).
     pub runs_per_second: Option<u32>,
+    /// Steps of its runs running at once.
+    pub concurrent_steps: Option<u32>,
 }
 
 /// A tenant's own retention, in days; `None`: the server's setting (`retention.*`).

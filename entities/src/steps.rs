@@ -26,6 +26,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    /// Set while the step waits for a slot under its tenant's cap on steps running at once: it
+    /// has no job until a step of its tenant ends (`engine/src/runs/slots.rs`).
+    pub parked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

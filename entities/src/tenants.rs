@@ -17,6 +17,8 @@ pub struct Model {
     pub requests_per_second: Option<i32>,
     /// Runs it may start a second; null: the server's `http.tenant_runs_per_second`.
     pub runs_per_second: Option<i32>,
+    /// Steps of its runs running at once; null: the server's `workers.tenant_concurrent_steps`.
+    pub concurrent_steps: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,8 +1,9 @@
-//! Per-tenant limits (issue #19): API requests a second and runs started a second. The server
-//! sets them for every tenant (`http.tenant_requests_per_second`, `http.tenant_runs_per_second`
-//! in `docs/configuration.md`); the server admin may give one tenant its own
-//! (`PUT /v1/tenants/{id}/limits`). 0 is unlimited, and every limit is off by default. Steps
-//! running at once are shared between tenants by priority (`work::item::TOP_PRIORITY`), not capped.
+//! Per-tenant limits (issue #19): API requests a second, runs started a second, and steps running
+//! at once. The server sets them for every tenant (`http.tenant_requests_per_second`,
+//! `http.tenant_runs_per_second`, `workers.tenant_concurrent_steps` in `docs/configuration.md`);
+//! the server admin may give one tenant its own (`PUT /v1/tenants/{id}/limits`). 0 is unlimited,
+//! and every limit is off by default. The cap on steps is held in the database
+//! (`runs::slots`), across every process; the rates are counted per process.
 //!
 //! Rates are token buckets in each process's memory: with several API or worker processes, each
 //! admits up to the rate. A tenant's own limits are read from the database and kept for
@@ -33,6 +34,7 @@ pub struct LimitDefaults {
     /// Requests a tenant may send at once before the rate applies; 0: twice the rate.
     pub request_burst: u32,
     pub runs_per_second: u32,
+    pub concurrent_steps: u32,
 }
 
 /// The limits of one tenant: its own where it has them, else the server's. 0: unlimited.
@@ -41,6 +43,7 @@ struct Effective {
     requests_per_second: u32,
     request_burst: u32,
     runs_per_second: u32,
+    concurrent_steps: u32,
 }
 
 /// Every tenant's limits, and the buckets their rates draw from.
@@ -75,6 +78,15 @@ impl TenantLimiter {
         let limits = self.effective(tenant).await?;
         let burst = limits.runs_per_second.saturating_mul(2);
         Ok(self.starts.admit(tenant, limits.runs_per_second, burst, Instant::now()))
+    }
+
+    /// How many steps of `tenant`'s runs may run at once; `None`: any number.
+    ///
+    /// # Errors
+    /// When its limits cannot be read.
+    pub async fn concurrent_steps(&self, tenant: TenantId) -> Result<Option<u32>, StoreError> {
+        let limits = self.effective(tenant).await?;
+        Ok((limits.concurrent_steps > 0).then_some(limits.concurrent_steps))
     }
 
     /// Reads `tenant`'s own limits again at next use (this process changed them).
@@ -115,6 +127,7 @@ impl TenantLimiter {
             requests_per_second: own.requests_per_second.unwrap_or(d.requests_per_second),
             request_burst,
             runs_per_second: own.runs_per_second.unwrap_or(d.runs_per_second),
+            concurrent_steps: own.concurrent_steps.unwrap_or(d.concurrent_steps),
         }
     }
 }
@@ -129,15 +142,21 @@ mod tests {
 
     #[test]
     fn a_tenants_own_limits_win_over_the_servers_and_zero_is_unlimited() {
-        let server = LimitDefaults { requests_per_second: 10, request_burst: 15, runs_per_second: 5 };
+        let server =
+            LimitDefaults { requests_per_second: 10, request_burst: 15, runs_per_second: 5, concurrent_steps: 8 };
         let limiter = limiter(server);
         let none = limiter.merge(TenantLimits::default());
         assert_eq!((none.requests_per_second, none.request_burst, none.runs_per_second), (10, 15, 5));
-        let own = TenantLimits { requests_per_second: Some(2), runs_per_second: Some(0) };
+        let own = TenantLimits { requests_per_second: Some(2), runs_per_second: Some(0), concurrent_steps: None };
         let merged = limiter.merge(own);
         assert_eq!((merged.requests_per_second, merged.request_burst), (2, 4), "its own rate, twice it at once");
         assert_eq!(merged.runs_per_second, 0, "its own 0: unlimited");
-        let unset = limiter.merge(TenantLimits { requests_per_second: None, runs_per_second: Some(1) });
+        assert_eq!(merged.concurrent_steps, 8, "unset: the server's");
+        let unset = limiter.merge(TenantLimits {
+            requests_per_second: None,
+            runs_per_second: Some(1),
+            concurrent_steps: Some(3),
+        });
         assert_eq!((unset.requests_per_second, unset.request_burst), (10, 15), "unset: the server's");
     }
 }

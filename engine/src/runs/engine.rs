@@ -22,6 +22,7 @@ use crate::ids::{BotId, FlowId, RunId, TenantId};
 use crate::limits::TenantLimiter;
 use crate::metrics::WorkMetrics;
 use crate::plugins::registry::{InvokeError, InvokeRequest, RetryMode};
+use crate::runs::slots::{self, Claim};
 use crate::runs::status::RunTrigger;
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::runs::{self, NewRun, Run, Step};
@@ -452,9 +453,24 @@ impl RunEngine {
         if run.status != RunStatus::Running {
             return Ok(());
         }
-        let Some(step) =
-            runs::claim_step(&self.db, step_id, chrono::Duration::milliseconds(self.lease.as_millis() as i64)).await?
-        else {
+        let cap = match &self.tenant_limits {
+            Some(limits) => {
+                let tenant: TenantId =
+                    run.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &run.tenant_id))?;
+                limits.concurrent_steps(tenant).await?
+            }
+            None => None,
+        };
+        let lease = chrono::Duration::milliseconds(self.lease.as_millis() as i64);
+        let claimed = match cap {
+            None => runs::claim_step(&self.db, step_id, lease).await?,
+            Some(cap) => match slots::claim_within(&self.db, &run.tenant_id, step_id, lease, cap).await? {
+                Claim::Claimed(step) => Some(*step),
+                Claim::NotClaimable => None,
+                Claim::Parked => return Ok(()),
+            },
+        };
+        let Some(step) = claimed else {
             // A job may come a little before its step is due: a step that is still waiting gets
             // a new job for the rest of its wait (never a sleeping worker).
             if let Some(waiting) = runs::get_step(&self.db, step_id).await?
@@ -465,6 +481,19 @@ impl RunEngine {
             }
             return Ok(());
         };
+        let tenant = run.tenant_id.clone();
+        let result = self.execute_claimed(run, step).await;
+        if let Some(cap) = cap {
+            // Whatever the attempt came to, its slot is free: the longest-parked step takes it.
+            slots::unpark(&self.db, self.queue.as_ref(), &tenant, Some(cap)).await?;
+        }
+        result
+    }
+
+    /// Executes the attempt of a claimed step and records its outcome.
+    async fn execute_claimed(&self, run: Run, step: Step) -> Result<(), RunError> {
+        let run_id = run.id.clone();
+        let run_id = run_id.as_str();
         let due = step.next_attempt_at.unwrap_or(step.created_at);
         self.metrics.waited("step", (step.started_at.unwrap_or_else(Utc::now) - due).to_std().unwrap_or_default());
         let graph = self.graph_of(&self.db, &run).await?;
@@ -751,10 +780,28 @@ impl RunEngine {
         if count > 0 {
             tracing::info!(steps = count, "Reconciler re-enqueued orphaned steps.");
         }
+        count += self.unpark_left_parked().await?;
         for run_id in runs::stalled_runs(&self.db, chrono::Duration::seconds(10), 500).await? {
             tracing::info!(run.id = %run_id, "Reconciler advances a stalled run.");
             self.advance(&run_id).await?;
             count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Unparks the parked steps of tenants with free slots: a process that stopped between a
+    /// step's end and unparking, a cap raised or lifted. Returns how many.
+    async fn unpark_left_parked(&self) -> Result<usize, RunError> {
+        let mut count = 0;
+        for tenant in store::step_slots::tenants_with_parked(&self.db, 100).await? {
+            let cap = match (&self.tenant_limits, tenant.parse::<TenantId>()) {
+                (Some(limits), Ok(id)) => limits.concurrent_steps(id).await?,
+                _ => None,
+            };
+            count += slots::unpark(&self.db, self.queue.as_ref(), &tenant, cap).await?;
+        }
+        if count > 0 {
+            tracing::info!(steps = count, "Reconciler unparked steps under their tenants' caps.");
         }
         Ok(count)
     }

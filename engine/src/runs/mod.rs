@@ -10,4 +10,5 @@ pub mod engine;
 pub mod graphs;
 pub mod plan;
 pub mod queue;
+pub mod slots;
 pub mod status;

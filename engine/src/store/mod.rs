@@ -12,6 +12,7 @@ pub mod inbound;
 pub mod plugin_settings;
 pub mod rest_hooks;
 pub mod runs;
+pub mod step_slots;
 pub mod tenants;
 pub mod triggers;
 

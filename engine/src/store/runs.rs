@@ -352,6 +352,7 @@ pub async fn insert_step(
         updated_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
+        parked_at: Set(None),
     };
     // ON CONFLICT DO NOTHING rather than catching the violation: inside a PostgreSQL transaction
     // a failed statement would abort the whole transaction.
@@ -383,6 +384,7 @@ pub async fn claim_step(
         .col_expr(steps::Column::LeaseUntil, Expr::value(Some(now + lease)))
         .col_expr(steps::Column::StartedAt, Expr::value(Some(now)))
         .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+        .col_expr(steps::Column::ParkedAt, Expr::value(Option::<DateTime<Utc>>::None))
         .filter(steps::Column::Id.eq(step_id))
         .filter(steps::Column::Status.is_in([StepStatus::Pending.as_str(), StepStatus::Retrying.as_str()]))
         .filter(Condition::any().add(steps::Column::NextAttemptAt.is_null()).add(steps::Column::NextAttemptAt.lte(now)))
@@ -557,6 +559,9 @@ pub async fn orphaned_steps(
                 .add(
                     Condition::all()
                         .add(steps::Column::Status.is_in([StepStatus::Pending.as_str(), StepStatus::Retrying.as_str()]))
+                        // A parked step has no job on purpose: a step of its tenant ending (or
+                        // the reconciler's `promote_parked`) gives it one.
+                        .add(steps::Column::ParkedAt.is_null())
                         .add(
                             Condition::any()
                                 .add(

@@ -25,6 +25,7 @@ fn to_domain(m: tenants::Model) -> Result<Tenant, StoreError> {
         limits: TenantLimits {
             requests_per_second: m.requests_per_second.and_then(|n| u32::try_from(n).ok()),
             runs_per_second: m.runs_per_second.and_then(|n| u32::try_from(n).ok()),
+            concurrent_steps: m.concurrent_steps.and_then(|n| u32::try_from(n).ok()),
         },
     })
 }
@@ -42,6 +43,7 @@ pub async fn create(db: &impl ConnectionTrait, name: &str) -> Result<Tenant, Sto
         runs_retention_days: Set(None),
         requests_per_second: Set(None),
         runs_per_second: Set(None),
+        concurrent_steps: Set(None),
     }
     .insert(db)
     .await
@@ -113,6 +115,7 @@ pub async fn set_limits(db: &impl ConnectionTrait, id: TenantId, limits: TenantL
     let updated = tenants::Entity::update_many()
         .col_expr(tenants::Column::RequestsPerSecond, Expr::value(value(limits.requests_per_second)))
         .col_expr(tenants::Column::RunsPerSecond, Expr::value(value(limits.runs_per_second)))
+        .col_expr(tenants::Column::ConcurrentSteps, Expr::value(value(limits.concurrent_steps)))
         .filter(tenants::Column::Id.eq(id.to_string()))
         .exec(db)
         .await?;

@@ -1,9 +1,14 @@
 //! Per-tenant limits set by the server admin (issue #19): a tenant's own request rate and run
 //! start rate win over the server's; a start over the rate gets 429 `rate_limited` with
 //! `Retry-After` and creates nothing, while webhook deliveries over it are accepted and their
-//! runs start later, none lost.
+//! runs start later, none lost; a cap on steps running at once holds and every run still ends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bacon_tests::{TestApp, db_test};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
 use super::triggers::{create_flow, deliver, flow_with_trigger, succeeded_runs};
@@ -15,7 +20,7 @@ async fn set_limits(app: &TestApp, key: &str, limits: serde_json::Value) -> baco
 db_test!(
     async fn the_server_admin_sets_a_tenants_own_request_rate(app) {
         let tenant = app.get(&format!("/v1/tenants/{}", app.tenant_id), &app.admin_key).await;
-        assert_eq!(tenant.json["limits"], json!({"requestsPerSecond": null, "runsPerSecond": null}));
+        assert_eq!(tenant.json["limits"], json!({"requestsPerSecond": null, "runsPerSecond": null, "concurrentSteps": null}));
 
         // Only the server admin sets limits, and bad values change nothing.
         set_limits(&app, &app.tenant_key, json!({"requestsPerSecond": 1})).await.assert_problem(403, "server_admin_required");
@@ -32,7 +37,7 @@ db_test!(
 
         let set = set_limits(&app, &app.admin_key, json!({"requestsPerSecond": 1})).await;
         assert_eq!(set.status, 200, "{}", set.text);
-        assert_eq!(set.json["limits"], json!({"requestsPerSecond": 1, "runsPerSecond": null}));
+        assert_eq!(set.json["limits"], json!({"requestsPerSecond": 1, "runsPerSecond": null, "concurrentSteps": null}));
         let statuses: Vec<u16> = {
             let mut s = Vec::new();
             for _ in 0..5 {
@@ -97,5 +102,71 @@ db_test!(
             assert_eq!(delivered.json["status"], "accepted", "{}", delivered.text);
         }
         succeeded_runs(&app, &hooked, 4).await;
+    }
+);
+
+/// A vendor that answers after a moment and records the most requests it had in flight at once.
+struct CountingVendor {
+    url: String,
+    most_at_once: Arc<AtomicUsize>,
+    served: Arc<AtomicUsize>,
+}
+
+type Counters = (Arc<AtomicUsize>, Arc<AtomicUsize>, Arc<AtomicUsize>);
+
+async fn counting_vendor() -> CountingVendor {
+    let (in_flight, most_at_once, served) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let state = (in_flight, most_at_once.clone(), served.clone());
+    let app = axum::Router::new().route(
+        "/work",
+        axum::routing::post(|axum::extract::State((now, most, served)): axum::extract::State<Counters>| async move {
+            let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(at_once, Ordering::SeqCst);
+            // The vendor's own latency, so that attempts overlap when nothing holds them back.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            served.fetch_add(1, Ordering::SeqCst);
+            axum::Json(json!({"ok": true}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app.with_state(state)).await });
+    CountingVendor { url, most_at_once, served }
+}
+
+db_test!(
+    async fn a_tenants_cap_on_steps_running_at_once_holds_and_every_run_ends(app) {
+        let key = app.tenant_key.clone();
+        let vendor = counting_vendor().await;
+        let settings = app.put("/v1/plugins/bacon-plugin-http/settings", &key, json!({"allowedHosts": [vendor.url]})).await;
+        assert_eq!(settings.status, 200, "{}", settings.text);
+        let set = set_limits(&app, &app.admin_key, json!({"concurrentSteps": 2})).await;
+        assert_eq!(set.status, 200, "{}", set.text);
+        assert_eq!(set.json["limits"]["concurrentSteps"], 2);
+        let call = json!({"id": "call", "type": "plugin_action", "config": {"pluginId": "bacon-plugin-http",
+            "actionName": "request", "payload": {"method": "POST", "url": format!("{}/work", vendor.url), "body": {}}}});
+        let flow = create_flow(&app, flow_with_trigger(json!({}), vec![call])).await;
+        for _ in 0..10 {
+            let started = app.post(&format!("/v1/flows/{flow}/runs"), &key, json!({"input": {}})).await;
+            assert_eq!(started.status, 202, "{}", started.text);
+        }
+        succeeded_runs(&app, &flow, 10).await;
+        assert_eq!(vendor.served.load(Ordering::SeqCst), 10, "each step called the vendor once");
+        // Without the cap, the 8 workers of the test server run 8 of these at once.
+        let most = vendor.most_at_once.load(Ordering::SeqCst);
+        assert!(most <= 2, "{most} steps of the tenant ran at once, over its cap of 2");
+
+        let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+        let backend = db.get_database_backend();
+        let parked = db
+            .query_one_raw(Statement::from_string(backend, "SELECT COUNT(*) AS n FROM steps WHERE parked_at IS NOT NULL"))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        assert_eq!(parked, 0, "no step is left parked");
     }
 );
