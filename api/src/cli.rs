@@ -138,9 +138,15 @@ async fn run_command(command: Command, mut config: Config) -> anyhow::Result<()>
         }
         Command::Worker => {
             let (db, engine) = startup::worker_engine(&config).await?;
+            let shutdown = startup::shutdown_on_signals();
+            if let Some(bind) = config.workers.metrics_bind {
+                let work = engine.runs().metrics().clone();
+                let address = crate::worker_metrics::serve(bind, db.clone(), work, shutdown.clone()).await?;
+                tracing::info!(%address, "Serving the workers' metrics.");
+                println!("Worker metrics on http://{address}/metrics");
+            }
             tracing::info!(database = bacon_engine::database::backend_name(&db), "Starting workers only.");
             println!("Bacon workers are running (database: {}).", bacon_engine::database::backend_name(&db));
-            let shutdown = startup::shutdown_on_signals();
             bacon_worker::run_until(db, engine, config.workers.concurrency, shutdown.cancelled_owned())
                 .await
                 .context("running the workers")

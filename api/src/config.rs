@@ -50,6 +50,16 @@ pub struct Config {
     pub flows: FlowsConfig,
     pub retention: RetentionConfig,
     pub traces: TracesConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// What `/metrics` serves beyond its bounded families.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Also count runs started and finished, and plugin attempts, per tenant (`bacon_tenant_*`
+    /// families, a `tenant` label each): for servers with tens or hundreds of tenants.
+    pub per_tenant: bool,
 }
 
 /// OpenTelemetry traces, exported over OTLP/HTTP (JSON) when an endpoint is set; off by default.
@@ -256,11 +266,14 @@ pub struct WorkersConfig {
     /// Steps of one tenant's runs running at once, across every process (0: no cap); a step
     /// past it waits, without a job, for one of its tenant's steps to end.
     pub tenant_concurrent_steps: u32,
+    /// Where a `bacon-server worker` process serves its own `/metrics` (`127.0.0.1:9187`; port 0
+    /// picks one); unset: it serves none. `serve` ignores it (its API serves `/metrics`).
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Default for WorkersConfig {
     fn default() -> Self {
-        Self { embedded: true, concurrency: 8, lease_secs: 300, tenant_concurrent_steps: 0 }
+        Self { embedded: true, concurrency: 8, lease_secs: 300, tenant_concurrent_steps: 0, metrics_bind: None }
     }
 }
 
@@ -283,6 +296,7 @@ impl Default for Config {
             flows: FlowsConfig::default(),
             retention: RetentionConfig::default(),
             traces: TracesConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

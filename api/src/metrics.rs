@@ -112,3 +112,82 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     state.metrics.durations.get_or_create(&RouteLabels { method, route }).observe(started.elapsed().as_secs_f64());
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every family with a sample in it: an empty labelled family is not rendered at all.
+    fn every_family_recorded(per_tenant: bool) -> String {
+        let work = Arc::new(WorkMetrics::default());
+        work.count_per_tenant(per_tenant);
+        let metrics = Metrics::new(work.clone());
+        let route = RouteLabels { method: "GET".into(), route: "/v1/runs".into() };
+        metrics
+            .requests
+            .get_or_create(&RequestLabels { method: "GET".into(), route: "/v1/runs".into(), status: 200 })
+            .inc();
+        metrics.durations.get_or_create(&route).observe(0.01);
+        metrics.inbound.get_or_create(&InboundLabels { plugin: "webhook".into(), outcome: "accepted".into() }).inc();
+        work.run_started("ten_1");
+        work.run_finished("ten_1", "succeeded");
+        work.attempt("ten_1", "flow_step", "bacon-plugin-http", "request", "rate_limited", Duration::from_millis(5));
+        work.waited("step", Duration::from_millis(5));
+        work.took_over("step");
+        let kind = KindLabels { kind: "step".into() };
+        work.queue_depth.get_or_create(&kind).set(1);
+        work.oldest_due_age.get_or_create(&kind).set(1.0);
+        metrics.render()
+    }
+
+    /// The families a dashboard's queries read: metric names without the `_bucket`, `_sum`,
+    /// `_count` and `_total` suffixes of their samples.
+    fn families_queried(dashboard: &serde_json::Value) -> BTreeSet<String> {
+        let exprs = dashboard["panels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|panel| panel["targets"].as_array().into_iter().flatten().filter_map(|t| t["expr"].as_str()));
+        let names = exprs.flat_map(|expr| {
+            expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|token| token.starts_with("bacon_"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        });
+        names
+            .map(|name| {
+                ["_bucket", "_sum", "_count", "_total"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .map_or(name.clone(), str::to_string)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_grafana_dashboard_queries_only_families_the_server_serves() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/grafana/bacon.json");
+        let dashboard: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("docs/grafana/bacon.json")).expect("JSON");
+        let served = every_family_recorded(false);
+        let families = families_queried(&dashboard);
+        assert!(families.len() >= 10, "{families:?}");
+        for family in families {
+            assert!(
+                served.contains(&format!("# TYPE {family} ")),
+                "the dashboard queries {family}, not served:\n{served}"
+            );
+        }
+    }
+
+    #[test]
+    fn per_tenant_families_exist_only_when_asked() {
+        assert!(!every_family_recorded(false).contains("bacon_tenant_"));
+        let on = every_family_recorded(true);
+        for family in ["bacon_tenant_runs_started", "bacon_tenant_runs_finished", "bacon_tenant_plugin_attempts"] {
+            assert!(on.contains(&format!("# TYPE {family} counter")), "{family}:\n{on}");
+        }
+    }
+}

@@ -353,7 +353,9 @@ pub fn load_plugins(
     }
     tracing::info!(plugins = report.loaded.len(), "Plugins loaded.");
     let limits = RegistryLimits { max_output_bytes: config.plugins.max_output_bytes, ..RegistryLimits::default() };
-    Ok(PluginRegistry::new(report.loaded, db, secrets, limits))
+    let registry = PluginRegistry::new(report.loaded, db, secrets, limits);
+    registry.metrics().count_per_tenant(config.metrics.per_tenant);
+    Ok(registry)
 }
 
 /// A token cancelled on SIGINT or SIGTERM.

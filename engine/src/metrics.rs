@@ -4,9 +4,12 @@
 //!
 //! One [`WorkMetrics`] per server, shared by its registry and engines (not a global, so servers
 //! in one test process stay apart). Labels are bounded: statuses, plugin and action names (a
-//! server's installed plugins), outcome and work-kind names; never a tenant, run or step id.
+//! server's installed plugins), outcome and work-kind names; never a run or step id. A tenant id
+//! is a label only in the `tenant_*` families, which exist only when the operator opts in
+//! ([`WorkMetrics::count_per_tenant`], `metrics.per_tenant`): one series per tenant and status
+//! is fine for tens or hundreds of tenants, not for a hundred thousand.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -48,6 +51,23 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TenantLabels {
+    pub tenant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TenantStatusLabels {
+    pub tenant: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TenantOutcomeLabels {
+    pub tenant: String,
+    pub outcome: String,
+}
+
 /// Every family of background work.
 pub struct WorkMetrics {
     pub runs_started: Counter,
@@ -60,6 +80,11 @@ pub struct WorkMetrics {
     pub queue_depth: Family<KindLabels, Gauge>,
     pub oldest_due_age: Family<KindLabels, Gauge<f64, AtomicU64>>,
     pub takeovers: Family<KindLabels, Counter>,
+    /// Whether the `tenant_*` families count (off by default: a label per tenant).
+    per_tenant: AtomicBool,
+    pub tenant_runs_started: Family<TenantLabels, Counter>,
+    pub tenant_runs_finished: Family<TenantStatusLabels, Counter>,
+    pub tenant_plugin_attempts: Family<TenantOutcomeLabels, Counter>,
 }
 
 fn seconds_buckets() -> Histogram {
@@ -80,13 +105,41 @@ impl Default for WorkMetrics {
             queue_depth: Family::default(),
             oldest_due_age: Family::default(),
             takeovers: Family::default(),
+            per_tenant: AtomicBool::new(false),
+            tenant_runs_started: Family::default(),
+            tenant_runs_finished: Family::default(),
+            tenant_plugin_attempts: Family::default(),
         }
     }
 }
 
 impl WorkMetrics {
+    /// Also counts runs and attempts per tenant, in the `tenant_*` families (before [`register`]).
+    ///
+    /// [`register`]: WorkMetrics::register
+    pub fn count_per_tenant(&self, on: bool) {
+        self.per_tenant.store(on, Ordering::Relaxed);
+    }
+
+    fn per_tenant(&self) -> bool {
+        self.per_tenant.load(Ordering::Relaxed)
+    }
+
     /// Registers every family (names get the registry's prefix, `bacon_`).
     pub fn register(&self, registry: &mut Registry) {
+        if self.per_tenant() {
+            registry.register("tenant_runs_started", "Runs started, by tenant", self.tenant_runs_started.clone());
+            registry.register(
+                "tenant_runs_finished",
+                "Runs ended, by tenant and final status",
+                self.tenant_runs_finished.clone(),
+            );
+            registry.register(
+                "tenant_plugin_attempts",
+                "Plugin action attempts, by tenant and audited outcome",
+                self.tenant_plugin_attempts.clone(),
+            );
+        }
         registry.register("runs_started", "Runs started", self.runs_started.clone());
         registry.register("runs_finished", "Runs ended, by final status", self.runs_finished.clone());
         registry.register("runs_running", "Runs not ended yet (read at scrape)", self.runs_running.clone());
@@ -130,8 +183,12 @@ impl WorkMetrics {
         );
     }
 
-    /// Records one plugin action attempt, as its audit row says.
-    pub fn attempt(&self, kind: &str, plugin: &str, action: &str, outcome: &str, took: Duration) {
+    /// Records one plugin action attempt of `tenant`, as its audit row says.
+    pub fn attempt(&self, tenant: &str, kind: &str, plugin: &str, action: &str, outcome: &str, took: Duration) {
+        if self.per_tenant() {
+            let labels = TenantOutcomeLabels { tenant: tenant.to_string(), outcome: outcome.to_string() };
+            self.tenant_plugin_attempts.get_or_create(&labels).inc();
+        }
         let labels = AttemptLabels {
             kind: kind.to_string(),
             plugin: plugin.to_string(),
@@ -147,8 +204,19 @@ impl WorkMetrics {
         }
     }
 
-    pub fn run_finished(&self, status: &str) {
+    pub fn run_started(&self, tenant: &str) {
+        self.runs_started.inc();
+        if self.per_tenant() {
+            self.tenant_runs_started.get_or_create(&TenantLabels { tenant: tenant.to_string() }).inc();
+        }
+    }
+
+    pub fn run_finished(&self, tenant: &str, status: &str) {
         self.runs_finished.get_or_create(&StatusLabels { status: status.to_string() }).inc();
+        if self.per_tenant() {
+            let labels = TenantStatusLabels { tenant: tenant.to_string(), status: status.to_string() };
+            self.tenant_runs_finished.get_or_create(&labels).inc();
+        }
     }
 
     pub fn waited(&self, kind: &str, waited: Duration) {

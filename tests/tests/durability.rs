@@ -49,16 +49,6 @@ impl Api {
     }
 }
 
-async fn first_key(server: &mut ServerProcess) -> String {
-    server
-        .drain()
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with("bacon_") && !l.starts_with("bacon_admin_"))
-        .expect("the first tenant's key is printed")
-        .to_string()
-}
-
 /// A flow of two HTTP calls to the mock; returns its id.
 async fn two_step_flow(api: &Api, vendor: &MockServer) -> String {
     let (status, _) = api
@@ -189,7 +179,7 @@ async fn sigkill_mid_flight(database_url: Option<&str>) {
     }
     let mut server = ServerProcess::start(cwd.path(), &["serve"], &env);
     let base = server.wait_for_listening().await;
-    let api = Api { base, key: first_key(&mut server).await, client: bacon_tests::http_client() };
+    let api = Api { base, key: server.first_tenant_key(), client: bacon_tests::http_client() };
     let flow = two_step_flow(&api, &vendor).await;
     start_runs(&api, &flow, 30).await;
     wait::until("some steps to be in flight", Duration::from_secs(30), || async {
@@ -243,7 +233,7 @@ async fn two_worker_processes_and_an_api_share_postgres() {
     let api_env = [("BACON_HTTP__BIND", "127.0.0.1:0"), database];
     let mut api_process = ServerProcess::start(cwd.path(), &["serve", "--no-workers"], &api_env);
     let base = api_process.wait_for_listening().await;
-    let api = Api { base, key: first_key(&mut api_process).await, client: bacon_tests::http_client() };
+    let api = Api { base, key: api_process.first_tenant_key(), client: bacon_tests::http_client() };
     let worker_env = [database, ("BACON_WORKERS__CONCURRENCY", "16")];
     let mut workers = [
         ServerProcess::start(cwd.path(), &["worker"], &worker_env),
@@ -289,7 +279,7 @@ async fn a_schedule_fires_once_per_tick_with_two_worker_processes_on_postgres() 
     let mut api_process =
         ServerProcess::start(cwd.path(), &["serve", "--no-workers"], &[("BACON_HTTP__BIND", "127.0.0.1:0"), database]);
     let base = api_process.wait_for_listening().await;
-    let api = Api { base, key: first_key(&mut api_process).await, client: bacon_tests::http_client() };
+    let api = Api { base, key: api_process.first_tenant_key(), client: bacon_tests::http_client() };
     let mut workers = [
         ServerProcess::start(cwd.path(), &["worker"], &[database]),
         ServerProcess::start(cwd.path(), &["worker"], &[database]),
@@ -373,7 +363,7 @@ async fn accepted_work_survives_sigkill(database_url: Option<&str>) {
     // No workers: the accepted work can only be in the database when the process dies.
     let mut server = ServerProcess::start(cwd.path(), &["serve", "--no-workers"], &env);
     let base = server.wait_for_listening().await;
-    let api = Api { base, key: first_key(&mut server).await, client: bacon_tests::http_client() };
+    let api = Api { base, key: server.first_tenant_key(), client: bacon_tests::http_client() };
     let graph = json!({
         "nodes": [{"id": "in", "type": "trigger", "config": {"kind": "webhook"}}, {"id": "done", "type": "end", "config": {}}],
         "edges": [{"id": "e1", "source": "in", "target": "done"}]

@@ -65,13 +65,7 @@ async fn the_readme_walkthrough_runs_as_written_on_a_fresh_data_dir() {
     let cwd = tempfile::tempdir().unwrap();
     let mut server = ServerProcess::start(cwd.path(), &["serve"], &[("BACON_HTTP__BIND", "127.0.0.1:0")]);
     let base = server.wait_for_listening().await;
-    let key = server
-        .drain()
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with("bacon_") && !l.starts_with("bacon_admin_"))
-        .expect("the first tenant's key is printed")
-        .to_string();
+    let key = server.first_tenant_key();
 
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
     let blocks = sh_blocks(&readme);

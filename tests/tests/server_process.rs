@@ -152,13 +152,7 @@ async fn an_env_override_changes_a_plugin_default_visible_in_the_api() {
         &[("BACON_HTTP__BIND", "127.0.0.1:0"), ("BACON_PLUGIN_HTTP__DEFAULTS__TIMEOUT_MS", "2500")],
     );
     let base = server.wait_for_listening().await;
-    let key = server
-        .drain()
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with("bacon_") && !l.starts_with("bacon_admin_"))
-        .expect("the first tenant's key is printed")
-        .to_string();
+    let key = server.first_tenant_key();
     let (status, plugin) = get(&format!("{base}/v1/plugins/bacon-plugin-http"), Some(&key)).await;
     assert_eq!(status, 200, "{plugin}");
     assert_eq!(plugin["settingsSchema"]["default"]["timeoutMs"], 2500);
@@ -180,13 +174,7 @@ async fn rotate_keys_while_serving(env: &[(&str, &str)]) {
     let cwd = tempfile::tempdir().unwrap();
     let mut server = ServerProcess::start(cwd.path(), &["serve"], env);
     let base = server.wait_for_listening().await;
-    let key = server
-        .drain()
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with("bacon_") && !l.starts_with("bacon_admin_"))
-        .expect("the first tenant's key is printed")
-        .to_string();
+    let key = server.first_tenant_key();
     let client = bacon_tests::http_client();
     let settings = serde_json::json!({
         "allowedHosts": [vendor.uri()], "baseUrl": vendor.uri(), "healthPath": "/health", "bearerToken": "rotate-me-secret"
@@ -333,13 +321,7 @@ async fn fleet_rotation(database_url: &str) {
         }
     };
     let (mut first, first_base, _first_dir) = start(format!("{old},{new}")).await;
-    let key = first
-        .drain()
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with("bacon_") && !l.starts_with("bacon_admin_"))
-        .unwrap()
-        .to_string();
+    let key = first.first_tenant_key();
     assert!(!_first_dir.path().join("data/master.key").exists(), "no key file when the keys are given");
     let client = bacon_tests::http_client();
     let put = |base: String, token: &'static str| {

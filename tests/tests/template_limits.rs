@@ -95,13 +95,7 @@ async fn bombs_fail_their_node_and_the_server_stays_up(database_url: Option<&str
     }
     let mut server = ServerProcess::start_with_address_space(cwd.path(), &["serve"], &env, ADDRESS_SPACE_BYTES);
     let base = server.wait_for_listening().await;
-    let key = server
-        .drain()
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with("bacon_") && !l.starts_with("bacon_admin_"))
-        .expect("the first tenant's key is printed")
-        .to_string();
+    let key = server.first_tenant_key();
     let api = Api { base, key, client: bacon_tests::http_client() };
     let (status, body) = api
         .send(

@@ -1,7 +1,7 @@
 //! Traces across the queue (issue #19): with an OTLP collector stub on loopback, one run makes
 //! one trace whose spans include the API request, the step's job, the plugin call and the vendor
 //! request, each parented on the one before, also when the job runs in another process (an API
-//! process and a `worker` process sharing PostgreSQL).
+//! process and a `worker` process sharing PostgreSQL, which serves its own `/metrics`).
 
 #![allow(clippy::unwrap_used)] // Test code: a panic is the failure report.
 
@@ -210,14 +210,38 @@ async fn the_trace_crosses_from_the_api_process_to_a_worker_process_on_postgres(
     let mut api = ServerProcess::start(cwd.path(), &["serve", "--no-workers"], &api_env);
     let base = api.wait_for_listening().await;
     let key = api.first_tenant_key();
-    let worker_env = [&common[..], &[("OTEL_SERVICE_NAME", "bacon-worker")]].concat();
+    let worker_env =
+        [&common[..], &[("OTEL_SERVICE_NAME", "bacon-worker"), ("BACON_WORKERS__METRICS_BIND", "127.0.0.1:0")]]
+            .concat();
     let mut worker = ServerProcess::start(cwd.path(), &["worker"], &worker_env);
+    let line = worker.wait_for_line("Worker metrics on http://", Duration::from_secs(60)).await;
+    let worker_metrics = line[line.find("http://").unwrap()..].trim().to_string();
     worker.wait_for_line("Bacon workers are running", Duration::from_secs(60)).await;
     start_a_traced_run(&base, &key, &vendor).await;
     let (job, spans) = assert_one_trace_through_the_queue(&collector).await;
     assert_eq!(job.service, "bacon-worker", "the step ran in the worker process");
     let request = find(&spans, "API request", |s| s.name == "POST /v1/flows/{flowId}/runs");
     assert_eq!(request.service, "bacon-api");
+    // The worker process counts the attempt it made, on its own /metrics.
+    let attempts = |text: String| {
+        let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == "bacon_plugin_attempts_total" && s.labels.get("outcome") == Some("success"))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum::<f64>()
+    };
+    let client = bacon_tests::http_client();
+    let scrape = |url: String| {
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(attempts(scrape(worker_metrics).await), 1.0, "the worker's /metrics");
+    assert_eq!(attempts(scrape(format!("{base}/metrics")).await), 0.0, "the API process ran no attempt");
     // Log lines name the trace they belong to, in both processes.
     let logged = |lines: Vec<String>, message: &str| lines.iter().any(|l| l.contains(message) && l.contains(TRACE_ID));
     assert!(logged(api.stdout(), "Run started."), "{:#?}", api.stdout());

@@ -479,7 +479,8 @@ impl PluginRegistry {
             error: error.clone(),
             details,
         };
-        self.metrics.attempt(request.kind, &request.plugin_id, &request.action, &outcome, started.elapsed());
+        let tenant = request.tenant_id.to_string();
+        self.metrics.attempt(&tenant, request.kind, &request.plugin_id, &request.action, &outcome, started.elapsed());
         tracing::info!(
             tenant.id = %request.tenant_id,
             plugin.id = %request.plugin_id,

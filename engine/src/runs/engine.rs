@@ -166,6 +166,11 @@ impl RunEngine {
         self
     }
 
+    /// What this engine records runs, queue waits and takeovers into.
+    pub fn metrics(&self) -> &Arc<WorkMetrics> {
+        &self.metrics
+    }
+
     pub fn tenant_limits(&self) -> Option<&Arc<TenantLimiter>> {
         self.tenant_limits.as_ref()
     }
@@ -325,7 +330,7 @@ impl RunEngine {
         // Nobody else sees the run before the commit: no lock needed.
         let (jobs, run) = self.apply_plan(&txn, run, &graph, plan).await?;
         self.commit_with(txn, jobs).await?;
-        self.metrics.runs_started.inc();
+        self.metrics.run_started(&run.tenant_id);
         tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
         Ok((run, true))
     }
@@ -397,14 +402,14 @@ impl RunEngine {
             Outcome::Waiting => {}
             Outcome::Succeeded => {
                 if runs::end_run(txn, &mut run, RunStatus::Succeeded, vars, None).await? {
-                    self.metrics.run_finished(RunStatus::Succeeded.as_str());
+                    self.metrics.run_finished(&run.tenant_id, RunStatus::Succeeded.as_str());
                     tracing::info!(run.id = %run.id, "Run succeeded.");
                     jobs.extend(publish_run_end(txn, &run).await?);
                 }
             }
             Outcome::Failed(error) => {
                 if runs::end_run(txn, &mut run, RunStatus::Failed, vars, Some(error)).await? {
-                    self.metrics.run_finished(RunStatus::Failed.as_str());
+                    self.metrics.run_finished(&run.tenant_id, RunStatus::Failed.as_str());
                     tracing::info!(run.id = %run.id, "Run failed.");
                     jobs.extend(publish_run_end(txn, &run).await?);
                 }
@@ -704,7 +709,7 @@ impl RunEngine {
         let cancelled = runs::get(&txn, tenant, run).await?;
         let jobs = publish_run_end(&txn, &cancelled).await?;
         self.commit_with(txn, jobs).await?;
-        self.metrics.run_finished(RunStatus::Cancelled.as_str());
+        self.metrics.run_finished(&cancelled.tenant_id, RunStatus::Cancelled.as_str());
         Ok(cancelled)
     }
 
@@ -851,7 +856,7 @@ impl RunEngine {
         self.metrics.took_over("step");
         if let Some((plugin_id, action)) = &action {
             let took = (Utc::now() - step.started_at.unwrap_or(step.updated_at)).to_std().unwrap_or_default();
-            self.metrics.attempt("flow_step", plugin_id, action, audit::LOST, took);
+            self.metrics.attempt(&run.tenant_id, "flow_step", plugin_id, action, audit::LOST, took);
         }
         Ok(true)
     }

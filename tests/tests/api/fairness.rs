@@ -50,15 +50,8 @@ db_test!(
         let vendor = MockServer::start().await;
         let slow = ResponseTemplate::new(200).set_delay(Duration::from_millis(20));
         Mock::given(path("/work")).respond_with(slow).mount(&vendor).await;
-        let b = app.post("/v1/tenants", &app.admin_key, json!({"name": "B"})).await;
-        let b_id = b.json["id"].as_str().unwrap().to_string();
-        let b_key = app
-            .post(&format!("/v1/tenants/{b_id}/api-keys"), &app.admin_key, json!({"name": "b", "role": "editor"}))
-            .await
-            .json["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let b_id = app.create_tenant("B").await;
+        let b_key = app.issue_key(&b_id, "editor").await;
         let a_flow = flow(&app, &app.tenant_key, &vendor).await;
         let b_flow = flow(&app, &b_key, &vendor).await;
 

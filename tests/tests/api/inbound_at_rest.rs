@@ -160,14 +160,7 @@ db_test!(
 
         // A delivery for each tenant, purged 3 days later: this tenant's (1 day) goes, the other's
         // (the server's 7 days) stays.
-        let other_key = app
-            .post(&format!("/v1/tenants/{}/api-keys", other.json["id"].as_str().unwrap()), &app.admin_key,
-                json!({"name": "e", "role": "editor"}))
-            .await
-            .json["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let other_key = app.issue_key(other.json["id"].as_str().unwrap(), "editor").await;
         for key in [&app.tenant_key, &other_key] {
             let graph = flow_with_trigger(json!({"kind": "webhook"}), vec![]);
             let flow = app.post("/v1/flows", key, json!({"name": "hooked", "graph": graph})).await;

@@ -120,3 +120,28 @@ bacon_tests::backend_test!(
         }
     }
 );
+
+bacon_tests::backend_test!(
+    async fn per_tenant_counts_are_there_when_the_operator_asks(backend) {
+        let Some(app) = bacon_tests::app::spawn_app_with(backend, |c| c.metrics.per_tenant = true).await else {
+            return bacon_tests::postgres::print_skip("per_tenant_counts::postgres");
+        };
+        let vendor = MockServer::start().await;
+        Mock::given(path("/ok")).respond_with(ResponseTemplate::new(200)).mount(&vendor).await;
+        let settings = json!({"allowedHosts": [vendor.uri()]});
+        assert_eq!(app.put("/v1/plugins/bacon-plugin-http/settings", &app.tenant_key, settings).await.status, 200);
+        let run = run_action(&app, format!("{}/ok", vendor.uri()), json!({"kind": "none"})).await;
+        wait::until("the run to succeed", Duration::from_secs(30), || async {
+            (app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await.json["status"] == "succeeded").then_some(())
+        })
+        .await;
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("the exposition parses");
+        let tenant = app.tenant_id.as_str();
+        assert_eq!(value(&scrape, "bacon_tenant_runs_started_total", &[("tenant", tenant)]), 1.0, "{text}");
+        let finished = [("tenant", tenant), ("status", "succeeded")];
+        assert_eq!(value(&scrape, "bacon_tenant_runs_finished_total", &finished), 1.0, "{text}");
+        let attempts = [("tenant", tenant), ("outcome", "success")];
+        assert_eq!(value(&scrape, "bacon_tenant_plugin_attempts_total", &attempts), 1.0, "{text}");
+    }
+);

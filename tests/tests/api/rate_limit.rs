@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use bacon_tests::{Backend, app::spawn_app_with, wait};
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_over_its_rate_gets_429_with_retry_after_and_others_do_not() {
@@ -15,18 +14,8 @@ async fn a_tenant_over_its_rate_gets_429_with_retry_after_and_others_do_not() {
     })
     .await
     .expect("SQLite needs no set-up");
-    let other = app.post("/v1/tenants", &app.admin_key, json!({"name": "Other"})).await;
-    let other_key = app
-        .post(
-            &format!("/v1/tenants/{}/api-keys", other.json["id"].as_str().unwrap()),
-            &app.admin_key,
-            json!({"name": "o", "role": "viewer"}),
-        )
-        .await
-        .json["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other = app.create_tenant("Other").await;
+    let other_key = app.issue_key(&other, "viewer").await;
 
     let mut statuses = Vec::new();
     for _ in 0..10 {
