@@ -26,6 +26,10 @@ pub struct FlowGraph {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub id: String,
+    /// When the node fails for good and has no `error` edge, the run goes on along its normal
+    /// edges with the error in `nodes.<id>.error` (a condition takes its `false` edge).
+    #[serde(default, rename = "continueOnFail", skip_serializing_if = "std::ops::Not::not")]
+    pub continue_on_fail: bool,
     #[serde(flatten)]
     pub kind: NodeKind,
 }
@@ -141,7 +145,8 @@ pub struct AiContextConfig {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndConfig {}
 
-/// A directed edge; `when` labels the outgoing edges of a condition.
+/// A directed edge; `when` labels the outgoing edges of a condition; an `error` edge is taken
+/// only when its source fails for good.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Edge {
@@ -149,6 +154,26 @@ pub struct Edge {
     pub source: String,
     pub target: String,
     pub when: Option<String>,
+    #[serde(default, skip_serializing_if = "EdgeKind::is_next")]
+    pub kind: EdgeKind,
+}
+
+/// Which outcome of its source an edge follows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// The source succeeded (for a condition: with the edge's `when`).
+    #[default]
+    Next,
+    /// The source failed for good: its error is `nodes.<id>.error`, and the run goes on here
+    /// instead of failing.
+    Error,
+}
+
+impl EdgeKind {
+    pub fn is_next(&self) -> bool {
+        *self == Self::Next
+    }
 }
 
 impl FlowGraph {

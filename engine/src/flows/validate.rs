@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::graph::{FlowGraph, NodeKind, TriggerKind};
+use super::graph::{EdgeKind, FlowGraph, NodeKind, TriggerKind};
 use super::template;
 use crate::plugins::settings::FieldProblem;
 
@@ -133,15 +133,29 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
         }
         let source_is_condition =
             index.get(edge.source.as_str()).is_some_and(|i| matches!(graph.nodes[*i].kind, NodeKind::Condition(_)));
-        match (&edge.when, source_is_condition) {
-            (Some(w), true) if w == "true" || w == "false" => {}
-            (_, true) => problems.push(problem(
-                format!("{base}/edges/{j}/when"),
-                "an edge leaving a condition must have `when: \"true\"` or `when: \"false\"`",
-            )),
-            (Some(_), false) => problems
-                .push(problem(format!("{base}/edges/{j}/when"), "only edges leaving a condition node may have `when`")),
-            (None, false) => {}
+        if edge.kind == EdgeKind::Error {
+            if edge.when.is_some() {
+                problems.push(problem(format!("{base}/edges/{j}/when"), "an `error` edge has no `when`"));
+            }
+            if index.get(edge.source.as_str()).is_some_and(|i| matches!(graph.nodes[*i].kind, NodeKind::Trigger(_))) {
+                problems.push(problem(
+                    format!("{base}/edges/{j}/kind"),
+                    "the trigger cannot fail: no `error` edge leaves it",
+                ));
+            }
+        } else {
+            match (&edge.when, source_is_condition) {
+                (Some(w), true) if w == "true" || w == "false" => {}
+                (_, true) => problems.push(problem(
+                    format!("{base}/edges/{j}/when"),
+                    "an edge leaving a condition must have `when: \"true\"` or `when: \"false\"`",
+                )),
+                (Some(_), false) => problems.push(problem(
+                    format!("{base}/edges/{j}/when"),
+                    "only edges leaving a condition node may have `when`",
+                )),
+                (None, false) => {}
+            }
         }
         if index.get(edge.target.as_str()).is_some_and(|i| matches!(graph.nodes[*i].kind, NodeKind::Trigger(_))) {
             problems.push(problem(format!("{base}/edges/{j}/target"), "no edge may lead into the trigger"));

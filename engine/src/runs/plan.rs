@@ -6,7 +6,9 @@
 //! (`plugin_action`, `delay`, `ai_context`) take their recorded step outcome; an `ai_context`
 //! step's `snippets` become `vars.aiContext`. Nodes are visited
 //! in topological order; a node runs once all its predecessors are settled and at least one
-//! incoming edge was taken (a condition takes only its `when` edge).
+//! incoming edge was taken (a condition takes only its `when` edge). A node that fails for good
+//! takes its `error` edges when it has any, or its normal edges when it is `continueOnFail`
+//! (a condition: its `false` edge), its error in `nodes.<id>.error`; otherwise the run fails.
 //!
 //! Linear in the graph: each node and edge is looked at once, through the graph's
 //! [`GraphIndex`](crate::flows::graph::GraphIndex), and the template [`Context`] grows by one
@@ -16,7 +18,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::flows::graph::{FlowGraph, NodeKind};
+use crate::flows::graph::{EdgeKind, FlowGraph, NodeKind};
 use crate::flows::template::{self, Context, TemplateLimits};
 
 /// What a durable node's step has done.
@@ -69,6 +71,8 @@ enum NodeState {
     Pending,
     /// Done; for a condition, its result.
     Done(Option<bool>),
+    /// Failed for good, with an `error` edge to take.
+    Errored,
     Skipped,
 }
 
@@ -96,12 +100,17 @@ pub fn plan(
             if sources().any(|(_, s)| state[s] == NodeState::Pending) {
                 continue;
             }
-            sources().any(|(j, s)| match state[s] {
-                NodeState::Done(None) => true,
-                NodeState::Done(Some(result)) => {
-                    graph.edges[j].when.as_deref() == Some(if result { "true" } else { "false" })
+            sources().any(|(j, s)| {
+                let edge = &graph.edges[j];
+                match state[s] {
+                    NodeState::Done(None) => edge.kind == EdgeKind::Next,
+                    NodeState::Done(Some(result)) => {
+                        edge.kind == EdgeKind::Next
+                            && edge.when.as_deref() == Some(if result { "true" } else { "false" })
+                    }
+                    NodeState::Errored => edge.kind == EdgeKind::Error,
+                    NodeState::Pending | NodeState::Skipped => false,
                 }
-                NodeState::Pending | NodeState::Skipped => false,
             })
         };
         if !reached {
@@ -162,7 +171,17 @@ pub fn plan(
             }
             Ok(None) => waiting = true,
             Err(err) => {
-                failure.get_or_insert(err);
+                let handled = index.outgoing(i).iter().any(|&j| graph.edges[j].kind == EdgeKind::Error);
+                if handled || node.continue_on_fail {
+                    context.set_error(id, &err);
+                    state[i] = if handled {
+                        NodeState::Errored
+                    } else {
+                        NodeState::Done(matches!(node.kind, NodeKind::Condition(_)).then_some(false))
+                    };
+                } else {
+                    failure.get_or_insert(err);
+                }
             }
         }
     }
@@ -326,5 +345,50 @@ mod tests {
         let p = plan(&g, &json!({}), &json!({}), &steps);
         assert_eq!(p.outcome, Outcome::Succeeded);
         assert_eq!(p.vars()["seen"], width + 1, "the join sees the trigger's and every branch's output");
+    }
+
+    /// `call` fails; `ok` follows it normally, `handle` on its error edge (when `error_edge`).
+    fn failing_call(error_edge: bool, continue_on_fail: bool) -> FlowGraph {
+        let mut edges = vec![
+            json!({"id": "1", "source": "t", "target": "call"}),
+            json!({"id": "2", "source": "call", "target": "ok"}),
+        ];
+        if error_edge {
+            edges.push(json!({"id": "3", "source": "call", "target": "handle", "kind": "error"}));
+        }
+        serde_json::from_value(json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "call", "type": "plugin_action", "continueOnFail": continue_on_fail,
+                    "config": {"pluginId": "p", "actionName": "a"}},
+                {"id": "ok", "type": "transform", "config": {"set": {"saw": "{{ nodes.call.error.message }}"}}},
+                {"id": "handle", "type": "transform", "config": {"set": {"handled": "{{ nodes.call.error.message }}"}}}
+            ],
+            "edges": edges
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_failure_takes_the_error_edge_or_goes_on_when_asked_or_fails_the_run() {
+        let failed: HashMap<String, StepState> =
+            [("call".to_string(), StepState::Failed(json!({"message": "card declined"})))].into();
+
+        let p = plan(&failing_call(true, false), &json!({}), &json!({}), &failed);
+        assert_eq!(p.outcome, Outcome::Succeeded, "the error path handled it");
+        assert_eq!(p.vars()["handled"], "card declined");
+        assert!(!p.vars().contains_key("saw"), "the normal edge is not taken");
+
+        let p = plan(&failing_call(false, true), &json!({}), &json!({}), &failed);
+        assert_eq!(p.outcome, Outcome::Succeeded, "continueOnFail goes on");
+        assert_eq!(p.vars()["saw"], "card declined", "the next node sees the error");
+
+        let p = plan(&failing_call(false, false), &json!({}), &json!({}), &failed);
+        assert_eq!(p.outcome, Outcome::Failed(json!({"message": "card declined"})));
+
+        let succeeded: HashMap<String, StepState> = [("call".to_string(), StepState::Succeeded(json!({})))].into();
+        let p = plan(&failing_call(true, false), &json!({}), &json!({}), &succeeded);
+        assert_eq!(p.outcome, Outcome::Succeeded);
+        assert!(p.vars().contains_key("saw") && !p.vars().contains_key("handled"), "a success skips the error edge");
     }
 }

@@ -8,6 +8,7 @@ mod channels;
 mod context;
 mod documentation;
 mod egress;
+mod error_paths;
 mod fairness;
 mod flows;
 mod health;

@@ -55,6 +55,10 @@ macro_rules! node {
             #[serde(rename = "type")]
             pub node_type: $type_enum,
             pub config: $config,
+            /// When the node fails for good and has no `error` edge, the run goes on along its
+            /// normal edges with the error in `nodes.<id>.error` (a condition takes `false`).
+            #[serde(default, rename = "continueOnFail", skip_serializing_if = "std::ops::Not::not")]
+            pub continue_on_fail: bool,
         }
 
         #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -186,7 +190,8 @@ pub struct AiContextNodeConfig {
 #[serde(deny_unknown_fields)]
 pub struct EndNodeConfig {}
 
-/// A directed edge; `when` labels the outgoing edges of a condition (`"true"` / `"false"`).
+/// A directed edge; `when` labels the outgoing edges of a condition (`"true"` / `"false"`);
+/// an `error` edge is taken only when its source fails for good.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FlowEdge {
@@ -194,6 +199,18 @@ pub struct FlowEdge {
     pub source: String,
     pub target: String,
     pub when: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EdgeKind>,
+}
+
+/// Which outcome of its source an edge follows: `next` (the default) when it succeeded, `error`
+/// when it failed for good (its error is `nodes.<id>.error`, and the run goes on instead of
+/// failing).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    Next,
+    Error,
 }
 
 /// A retry policy; `maxAttempts` counts every attempt, the first included.
@@ -281,10 +298,12 @@ mod tests {
                 {"id": "set", "type": "transform", "config": {"set": {"a": "{{ 1 }}"}}},
                 {"id": "wait", "type": "delay", "config": {"durationMs": 10}},
                 {"id": "ai", "type": "ai_context", "config": {"maxTokens": 100}},
-                {"id": "done", "type": "end", "config": {}}
+                {"id": "done", "type": "end", "config": {}},
+                {"id": "lenient", "type": "plugin_action", "continueOnFail": true, "config": {"pluginId": "p", "actionName": "a"}}
             ],
             "edges": [{"id": "e1", "source": "start", "target": "call", "when": null},
-                      {"id": "e2", "source": "check", "target": "set", "when": "true"}]
+                      {"id": "e2", "source": "check", "target": "set", "when": "true"},
+                      {"id": "e3", "source": "call", "target": "done", "when": null, "kind": "error"}]
         })
     }
 

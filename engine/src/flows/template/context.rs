@@ -1,4 +1,5 @@
-//! [`Context`]: what a template sees, `{ trigger, input, vars, nodes: { <id>: { output } } }`,
+//! [`Context`]: what a template sees, `{ trigger, input, vars, nodes: { <id>: { output } } }`
+//! (`{ error }` for a node that failed and whose run went on),
 //! built up one value at a time.
 //!
 //! Each value is converted to a template value once, when it is added: adding a node's output or
@@ -77,6 +78,12 @@ impl Context {
     /// Records node `id`'s output (`nodes.<id>.output`).
     pub fn set_output(&mut self, id: &str, output: &Value) {
         let entry = minijinja::context! { output => minijinja::Value::from_serialize(output) };
+        Arc::make_mut(&mut self.nodes).0.insert(id.to_string(), entry);
+    }
+
+    /// Records that node `id` failed for good (`nodes.<id>.error`; its output is undefined).
+    pub fn set_error(&mut self, id: &str, error: &Value) {
+        let entry = minijinja::context! { error => minijinja::Value::from_serialize(error) };
         Arc::make_mut(&mut self.nodes).0.insert(id.to_string(), entry);
     }
 
