@@ -91,7 +91,11 @@ impl TemplateError {
 }
 
 /// The error of a failed compile or render: the budget's own words when it was the budget.
-fn failure(pointer: &str, limits: &TemplateLimits, error: &minijinja::Error) -> TemplateError {
+fn failure(pointer: &str, limits: &TemplateLimits, error: &minijinja::Error, source: &str) -> TemplateError {
+    if error.kind() == minijinja::ErrorKind::UndefinedError {
+        let named = error.range().and_then(|range| path_at(source, range)).filter(|n| !n.is_empty());
+        return TemplateError::at(pointer, undefined(named.unwrap_or(source.trim())));
+    }
     if budget::exceeded() {
         TemplateError::at(
             pointer,
@@ -103,6 +107,23 @@ fn failure(pointer: &str, limits: &TemplateLimits, error: &minijinja::Error) -> 
     } else {
         TemplateError::at(pointer, error.to_string())
     }
+}
+
+/// The whole path an error's `range` points into: minijinja marks the failing lookup
+/// (`.ordr` of `input.ordr`), the message names `input.ordr`.
+fn path_at(source: &str, range: std::ops::Range<usize>) -> Option<&str> {
+    let in_path = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"');
+    let end = range.end.min(source.len());
+    let head = source.get(..range.start.min(end))?;
+    let start = head.rfind(|c: char| !in_path(c)).map_or(0, |i| i + head[i..].chars().next().map_or(1, char::len_utf8));
+    source.get(start..end).map(str::trim)
+}
+
+/// The message for a template that used `expression` while it was undefined.
+fn undefined(expression: &str) -> String {
+    format!(
+        "`{expression}` is undefined: no such field, or a node that has not run (test with `is defined` or `| default(…)`)"
+    )
 }
 
 /// The expression of a string that is exactly one `{{ expr }}`.
@@ -147,9 +168,47 @@ pub fn check(value: &Value) -> Result<(), TemplateError> {
             Some(expr) => sandbox::compile_expression(expr).map(drop),
             None => sandbox::compile_template(s).map(drop),
         };
-        compiled.map(|()| Value::Null).map_err(|e| failure(pointer, &limits, &e))
+        compiled.map(|()| Value::Null).map_err(|e| failure(pointer, &limits, &e, s))
     })
     .map(|_| ())
+}
+
+/// The node ids templates in `value` name as `nodes.<id>` or `nodes['<id>']`, with the pointer of
+/// the string naming each (inside `value`). A template that does not tokenize names none.
+pub fn node_references(value: &Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let _ = walk(value, "", &mut |s, pointer| {
+        let in_expr = single_expression(s);
+        for id in nodes_named(in_expr.unwrap_or(s), in_expr.is_some()) {
+            found.push((pointer.to_string(), id));
+        }
+        Ok(Value::Null)
+    });
+    found
+}
+
+/// The node ids `source` (a template, or with `in_expr` an expression) names after `nodes`.
+pub fn nodes_named(source: &str, in_expr: bool) -> Vec<String> {
+    use minijinja::machinery::{Token, WhitespaceConfig, tokenize};
+    let tokens: Vec<Token<'_>> =
+        tokenize(source, in_expr, minijinja::syntax::SyntaxConfig, WhitespaceConfig::default())
+            .map_while(Result::ok)
+            .map(|(token, _)| token)
+            .collect();
+    let mut ids = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        if !matches!(token, Token::Ident("nodes")) || matches!(i.checked_sub(1).map(|p| &tokens[p]), Some(Token::Dot)) {
+            continue;
+        }
+        let id = match (tokens.get(i + 1), tokens.get(i + 2), tokens.get(i + 3)) {
+            (Some(Token::Dot), Some(Token::Ident(id)), _) => Some(id.to_string()),
+            (Some(Token::BracketOpen), Some(Token::Str(id)), Some(Token::BracketClose)) => Some(id.to_string()),
+            (Some(Token::BracketOpen), Some(Token::String(id)), Some(Token::BracketClose)) => Some(id.to_string()),
+            _ => None,
+        };
+        ids.extend(id);
+    }
+    ids
 }
 
 /// Checks that `expression` parses.
@@ -159,7 +218,7 @@ pub fn check(value: &Value) -> Result<(), TemplateError> {
 pub fn check_expression(expression: &str) -> Result<(), TemplateError> {
     let limits = TemplateLimits::default();
     let _budget = budget::Budget::install(limits.work_bytes());
-    sandbox::compile_expression(expression).map(drop).map_err(|e| failure("", &limits, &e))
+    sandbox::compile_expression(expression).map(drop).map_err(|e| failure("", &limits, &e, expression))
 }
 
 /// Renders every template in `value` against `context` given as JSON, under the default limits.
@@ -241,20 +300,21 @@ fn render_with(
     let mut total = 0usize;
     let rendered = walk(value, "", &mut |s, pointer| {
         let _budget = budget::Budget::install(limits.work_bytes());
-        let err = |e: minijinja::Error| failure(pointer, limits, &e);
         let rendered = match single_expression(s) {
             Some(expr) => {
+                let err = |e: minijinja::Error| failure(pointer, limits, &e, expr);
                 let compiled = sandbox::compile_expression(expr).map_err(err)?;
                 let (value, _) = sandbox::run(&compiled, ctx.clone()).map_err(err)?;
                 match value {
                     None => Value::Null,
-                    Some(v) if v.is_undefined() => Value::Null,
+                    Some(v) if v.is_undefined() => return Err(TemplateError::at(pointer, undefined(expr))),
                     Some(v) => json_within(&v, max)
                         .ok_or_else(|| too_large(pointer))?
                         .map_err(|e| TemplateError::at(pointer, e))?,
                 }
             }
             None => {
+                let err = |e: minijinja::Error| failure(pointer, limits, &e, s);
                 let compiled = sandbox::compile_template(s).map_err(err)?;
                 let (_, text) = sandbox::run(&compiled, ctx.clone()).map_err(err)?;
                 if text.len() > max {
@@ -298,7 +358,7 @@ pub fn evaluate_condition_in(
 
 fn evaluate_with(expression: &str, ctx: minijinja::Value, limits: &TemplateLimits) -> Result<bool, TemplateError> {
     let _budget = budget::Budget::install(limits.work_bytes());
-    let err = |e: minijinja::Error| failure("", limits, &e);
+    let err = |e: minijinja::Error| failure("", limits, &e, expression);
     let compiled = sandbox::compile_expression(expression).map_err(err)?;
     let (value, _) = sandbox::run(&compiled, ctx).map_err(err)?;
     Ok(value.is_some_and(|v| v.is_true()))

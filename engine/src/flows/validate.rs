@@ -218,6 +218,11 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
                         format!("the template does not parse: {}", e.message),
                     ));
                 }
+                for (pointer, id) in template::node_references(&a.payload) {
+                    if !index.contains_key(id.as_str()) {
+                        problems.push(problem(format!("{at}/payload{pointer}"), unknown_node(&id)));
+                    }
+                }
             }
             NodeKind::Condition(c) => {
                 if let Err(e) = template::check_expression(&c.expression) {
@@ -226,13 +231,24 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
                         format!("the expression does not parse: {}", e.message),
                     ));
                 }
+                for id in template::nodes_named(&c.expression, true) {
+                    if !index.contains_key(id.as_str()) {
+                        problems.push(problem(format!("{at}/expression"), unknown_node(&id)));
+                    }
+                }
             }
             NodeKind::Transform(t) => {
-                if let Err(e) = template::check(&Value::Object(t.set.clone())) {
+                let set = Value::Object(t.set.clone());
+                if let Err(e) = template::check(&set) {
                     problems.push(problem(
                         format!("{at}/set{}", e.pointer),
                         format!("the template does not parse: {}", e.message),
                     ));
+                }
+                for (pointer, id) in template::node_references(&set) {
+                    if !index.contains_key(id.as_str()) {
+                        problems.push(problem(format!("{at}/set{pointer}"), unknown_node(&id)));
+                    }
                 }
             }
             NodeKind::Delay(_) | NodeKind::AiContext(_) | NodeKind::End(_) => {}
@@ -283,6 +299,11 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
         }
     }
     problems
+}
+
+/// A template naming a node the flow does not have (a typo, or a node since removed).
+fn unknown_node(id: &str) -> String {
+    format!("the template names node `{id}`, which this flow does not have")
 }
 
 #[cfg(test)]
@@ -410,5 +431,29 @@ mod tests {
             (0..=MAX_EDGES).map(|i| json!({"id": format!("x{i}"), "source": "n0", "target": "n1"})).collect();
         graph["edges"] = Value::Array(edges);
         assert_eq!(pointers(graph), ["/graph/edges"]);
+    }
+
+    #[test]
+    fn a_template_naming_a_node_the_flow_lacks_points_at_it() {
+        let graph = json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                action("call", "request", json!({"url": "{{ nodes.call.output.url }}", "body": {"x": "{{ nodes['fecth'].output }}"}})),
+                {"id": "c", "type": "condition", "config": {"expression": "nodes.cal.output.status == 200 and 'nodes.x' != ''"}},
+                {"id": "set", "type": "transform", "config": {"set": {"a": "{% if nodes.ghost is defined %}{{ nodes.t.output }}{% endif %}"}}},
+                {"id": "yes", "type": "end", "config": {}}
+            ],
+            "edges": [
+                {"id": "e1", "source": "t", "target": "call"},
+                {"id": "e2", "source": "call", "target": "c"},
+                {"id": "e3", "source": "c", "target": "set", "when": "true"},
+                {"id": "e4", "source": "set", "target": "yes"}
+            ]
+        });
+        assert_eq!(
+            pointers(graph),
+            ["/graph/nodes/1/config/payload/body/x", "/graph/nodes/2/config/expression", "/graph/nodes/3/config/set/a"],
+            "a string literal naming `nodes.x` is not a reference"
+        );
     }
 }

@@ -24,6 +24,7 @@ mod retry_timing;
 mod run_search;
 mod runs;
 mod slow_subscriber;
+mod template_references;
 mod tenant_limits;
 mod triggers;
 mod vendor_flow;

@@ -140,13 +140,31 @@ mod tests {
             "all": "{{ nodes }}",
             "vars": "{{ vars }}",
             "text": "{% for k in nodes %}{{ k }}{% endfor %}/{{ nodes | length }}/{{ trigger.event }}",
-            "missing": "{{ nodes.ghost.output.x }}"
+            "optional": "{% if nodes.ghost is defined %}x{% endif %}{{ input.absent | default('-') }}"
         });
         let rendered = super::super::render_in(&template, &ctx, &limits(), limits().step_input_cap()).unwrap();
         assert_eq!(rendered, super::super::render(&template, &json_form).unwrap());
         assert_eq!(rendered["all"], json!({"fetch": {"output": {"status": 200, "body": {"ok": true}}}}));
         assert_eq!(rendered["text"], "fetch/1/e");
+        assert_eq!(rendered["optional"], "-", "an absent value can be tested for");
         assert_eq!(ctx.vars(), json_form["vars"].as_object().unwrap());
+    }
+
+    #[test]
+    fn an_undefined_reference_fails_naming_it() {
+        let mut ctx = Context::new(&json!({}), &json!({"order": {"id": 7}}));
+        ctx.set_output("fetch", &json!({"status": 200}));
+        for (template, named) in [
+            ("{{ input.ordr }}", "`input.ordr`"),
+            ("order {{ input.order.number }}!", "`input.order.number`"),
+            ("{{ nodes.ghost.output.x }}", "`nodes.ghost.output"),
+            ("{{ nodes.fetch.output.body.id }}", "`nodes.fetch.output.body"),
+        ] {
+            let err = super::super::render_in(&json!({"x": template}), &ctx, &limits(), limits().step_input_cap())
+                .expect_err(template);
+            assert_eq!(err.pointer, "/x");
+            assert!(err.message.contains(named), "{template}: {}", err.message);
+        }
     }
 
     #[test]

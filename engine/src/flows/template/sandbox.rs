@@ -41,12 +41,14 @@ const SLICE: &str = "__bacon_slice";
 const LIST: &str = "__bacon_list";
 const MAP: &str = "__bacon_map";
 
-/// The environment templates run in: fuel-limited, undefined values chainable, every filter and
-/// function checked.
+/// The environment templates run in: fuel-limited, every filter and function checked, and
+/// undefined values semi-strict: printing, iterating or reading a field of one fails (a misspelt
+/// `{{ input.ordr }}` is an error, not ""), while `{% if x %}`, `x is defined` and
+/// `x | default(…)` still test for one.
 pub(super) static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_fuel(Some(FUEL));
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
     env.set_formatter(|out, state, value| {
         budget::charge(budget::printed_len(value)?)?;
         minijinja::escape_formatter(out, state, value)
