@@ -93,7 +93,7 @@ pub fn build_router(state: AppState, http: &HttpConfig) -> Router {
                         otel.name = %format_args!("{} {}", request.method(), route_of(request)),
                         otel.kind = "server",
                         method = %request.method(),
-                        path = %request.uri().path(),
+                        path = %loggable_path(request),
                         http.response.status_code = tracing::field::Empty,
                         tenant.id = tracing::field::Empty,
                         trace_id = tracing::field::Empty,
@@ -116,6 +116,15 @@ pub fn build_router(state: AppState, http: &HttpConfig) -> Router {
 /// span's name must have few distinct values.
 fn route_of(request: &Request) -> &str {
     request.extensions().get::<axum::extract::MatchedPath>().map_or("(unmatched)", |path| path.as_str())
+}
+
+/// The request's path for logs and spans: its route template instead for `/hooks/{hookId}`,
+/// whose path is the credential that starts the hook's flow.
+fn loggable_path(request: &Request) -> &str {
+    match route_of(request) {
+        route if route.starts_with("/hooks/") => route,
+        _ => request.uri().path(),
+    }
 }
 
 /// Connects to the configured database and applies pending migrations.

@@ -440,11 +440,14 @@ impl Inbound {
                 tracing::info!(flow.id = %flow, run.id = %run.id, inbound.id = %inbound_id, "A delivery started a run.");
                 Ok(Some(run.id))
             }
-            // The tenant starts runs faster than its limit: the delivery waits its turn.
+            // The tenant starts runs faster than its limit: the delivery waits its turn, spread
+            // over a second so a backlog does not wake at once, behind every other tenant's work.
             Err(RunError::TooManyStarts { retry_after }) => {
                 let item = WorkItem::inbound_delivery(inbound_id)?;
-                self.runs.queue().enqueue(vec![Job::after(item, retry_after)]).await.map_err(RunError::Queue)?;
-                tracing::debug!(inbound.id = %inbound_id, wait_ms = retry_after.as_millis() as u64, "A delivery waits for its tenant's run start rate.");
+                let wait = retry_after + std::time::Duration::from_millis(rand::random_range(0..1_000));
+                let job = Job::after(item, wait).with_priority(0);
+                self.runs.queue().enqueue(vec![job]).await.map_err(RunError::Queue)?;
+                tracing::debug!(inbound.id = %inbound_id, wait_ms = wait.as_millis() as u64, "A delivery waits for its tenant's run start rate.");
                 Ok(None)
             }
             Err(RunError::Store(StoreError::NotFound { .. })) => {

@@ -529,6 +529,7 @@ pub async fn cancel(db: &impl ConnectionTrait, run_id: &str) -> Result<bool, Sto
     steps::Entity::update_many()
         .col_expr(steps::Column::Status, Expr::value(StepStatus::Cancelled.as_str()))
         .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+        .col_expr(steps::Column::ParkedAt, Expr::value(Option::<DateTime<Utc>>::None))
         .filter(steps::Column::RunId.eq(run_id))
         .filter(steps::Column::Status.is_in([StepStatus::Pending.as_str(), StepStatus::Retrying.as_str()]))
         .exec(db)

@@ -5,7 +5,7 @@
 //! the claim or unpark that follows it are one decision across every process: PostgreSQL takes a
 //! transaction-scoped advisory lock per tenant; SQLite's write transactions are serial already.
 
-use bacon_entities::steps;
+use bacon_entities::{runs, steps};
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -14,7 +14,7 @@ use sea_orm::{
 };
 
 use crate::StoreError;
-use crate::runs::status::StepStatus;
+use crate::runs::status::{RunStatus, StepStatus};
 
 /// Holds `tenant`'s slots until `txn` ends.
 ///
@@ -40,25 +40,50 @@ pub async fn running(txn: &DatabaseTransaction, tenant: &str) -> Result<u64, Sto
         .await?)
 }
 
-/// Parks a step that is claimable now (waiting and due); `false` when it is not.
+/// Parks a step that is claimable now (waiting and due); `false` when it is not. A step parked
+/// already stays parked (a duplicate job finds it so) and keeps its place in the line.
 ///
 /// # Errors
 /// On a database failure.
 pub async fn park(txn: &DatabaseTransaction, step_id: &str) -> Result<bool, StoreError> {
     let now = Utc::now();
+    let claimable = || {
+        sea_orm::Condition::all()
+            .add(steps::Column::Id.eq(step_id))
+            .add(steps::Column::Status.is_in([StepStatus::Pending.as_str(), StepStatus::Retrying.as_str()]))
+            .add(
+                sea_orm::Condition::any()
+                    .add(steps::Column::NextAttemptAt.is_null())
+                    .add(steps::Column::NextAttemptAt.lte(now)),
+            )
+    };
     let parked = steps::Entity::update_many()
         .col_expr(steps::Column::ParkedAt, Expr::value(Some(now)))
-        .filter(steps::Column::Id.eq(step_id))
-        .filter(steps::Column::Status.is_in([StepStatus::Pending.as_str(), StepStatus::Retrying.as_str()]))
+        .filter(claimable())
         .filter(steps::Column::ParkedAt.is_null())
-        .filter(
-            sea_orm::Condition::any()
-                .add(steps::Column::NextAttemptAt.is_null())
-                .add(steps::Column::NextAttemptAt.lte(now)),
-        )
         .exec(txn)
         .await?;
-    Ok(parked.rows_affected > 0)
+    if parked.rows_affected > 0 {
+        return Ok(true);
+    }
+    let already = steps::Entity::find().filter(claimable()).filter(steps::Column::ParkedAt.is_not_null()).count(txn);
+    Ok(already.await? > 0)
+}
+
+/// The parked steps that may still run: waiting, of a run still running.
+fn live_parked(tenant: &str) -> sea_orm::Condition {
+    use sea_orm::sea_query::Query;
+    let running_runs = Query::select()
+        .column(runs::Column::Id)
+        .from(runs::Entity)
+        .and_where(runs::Column::TenantId.eq(tenant))
+        .and_where(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .to_owned();
+    sea_orm::Condition::all()
+        .add(steps::Column::TenantId.eq(tenant))
+        .add(steps::Column::ParkedAt.is_not_null())
+        .add(steps::Column::Status.is_in([StepStatus::Pending.as_str(), StepStatus::Retrying.as_str()]))
+        .add(steps::Column::RunId.in_subquery(running_runs))
 }
 
 /// Unparks up to `count` of `tenant`'s parked steps, longest parked first; their `(run_id, id)`.
@@ -74,8 +99,7 @@ pub async fn unpark_oldest(
         .select_only()
         .column(steps::Column::RunId)
         .column(steps::Column::Id)
-        .filter(steps::Column::TenantId.eq(tenant))
-        .filter(steps::Column::ParkedAt.is_not_null())
+        .filter(live_parked(tenant))
         .order_by_asc(steps::Column::ParkedAt)
         .limit(count)
         .into_tuple()
@@ -100,6 +124,7 @@ pub async fn tenants_with_parked(db: &impl ConnectionTrait, limit: u64) -> Resul
         .select_only()
         .column(steps::Column::TenantId)
         .filter(steps::Column::ParkedAt.is_not_null())
+        .filter(steps::Column::Status.is_in([StepStatus::Pending.as_str(), StepStatus::Retrying.as_str()]))
         .distinct()
         .limit(limit)
         .into_tuple()
