@@ -798,12 +798,18 @@ impl RunEngine {
     /// step's end and unparking, a cap raised or lifted. Returns how many.
     async fn unpark_left_parked(&self) -> Result<usize, RunError> {
         let mut count = 0;
-        for tenant in store::step_slots::tenants_with_parked(&self.db, 100).await? {
+        for tenant in store::step_slots::tenants_with_parked(&self.db, 1_000).await? {
             let cap = match (&self.tenant_limits, tenant.parse::<TenantId>()) {
                 (Some(limits), Ok(id)) => limits.concurrent_steps(id).await?,
                 _ => None,
             };
-            count += slots::unpark(&self.db, self.queue.as_ref(), &tenant, cap).await?;
+            // One tenant's failure does not hold back the others (nor the rest of the pass).
+            match slots::unpark(&self.db, self.queue.as_ref(), &tenant, cap).await {
+                Ok(unparked) => count += unparked,
+                Err(e) => {
+                    tracing::warn!(tenant.id = %tenant, error = %e, "Could not unpark a tenant's steps; will try again.")
+                }
+            }
         }
         if count > 0 {
             tracing::info!(steps = count, "Reconciler unparked steps under their tenants' caps.");

@@ -126,12 +126,10 @@ pub fn plan(
                 let failed = |message: String, pointer: &str| json!({"node": id, "pointer": pointer, "message": format!("the transform failed: {message}")});
                 match template::render_in(&Value::Object(t.set.clone()), &context, limits, limits.vars_cap()) {
                     Ok(v) => {
-                        if let Value::Object(set) = &v {
-                            for (name, value) in set {
-                                context.set_var(name, value.clone());
-                            }
-                        }
-                        if context.vars_bytes() > limits.max_vars_bytes {
+                        let set = v.as_object().cloned().unwrap_or_default();
+                        // Checked before anything is set: a failure an error path handles leaves
+                        // the vars as they were.
+                        if context.vars_bytes_with(&set) > limits.max_vars_bytes {
                             Err(failed(
                                 format!(
                                     "the run's vars would pass {} bytes (flows.max_vars_bytes)",
@@ -140,6 +138,9 @@ pub fn plan(
                                 "",
                             ))
                         } else {
+                            for (name, value) in set {
+                                context.set_var(&name, value);
+                            }
                             Ok(Some(v))
                         }
                     }
@@ -392,5 +393,30 @@ mod tests {
         assert_eq!(p.outcome, Outcome::Succeeded);
         assert_eq!(p.vars()["saw"], "", "a success has no error");
         assert!(!p.vars().contains_key("handled"), "a success skips the error edge");
+    }
+
+    #[test]
+    fn a_transform_past_the_vars_limit_that_goes_on_leaves_the_vars_as_they_were() {
+        let g: FlowGraph = serde_json::from_value(json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "small", "type": "transform", "config": {"set": {"a": "{{ 1 }}"}}},
+                {"id": "big", "type": "transform", "continueOnFail": true,
+                    "config": {"set": {"b": "{{ 'x' * 500 }}"}}},
+                {"id": "after", "type": "transform", "config": {"set": {"c": "{{ nodes.big.error.message is defined }}"}}}
+            ],
+            "edges": [
+                {"id": "1", "source": "t", "target": "small"},
+                {"id": "2", "source": "small", "target": "big"},
+                {"id": "3", "source": "big", "target": "after"}
+            ]
+        }))
+        .unwrap();
+        let limits = TemplateLimits { max_vars_bytes: 100, ..TemplateLimits::default() };
+        let p = super::plan(&g, &json!({}), &json!({}), &HashMap::new(), &limits);
+        assert_eq!(p.outcome, Outcome::Succeeded);
+        assert_eq!(p.vars().get("b"), None, "the failed transform set nothing");
+        assert_eq!(p.vars()["a"], 1);
+        assert_eq!(p.vars()["c"], true);
     }
 }

@@ -92,6 +92,16 @@ impl Context {
         &self.vars
     }
 
+    /// What [`Context::vars_bytes`] would be after setting every variable of `set`.
+    pub fn vars_bytes_with(&self, set: &Map<String, Value>) -> usize {
+        let mut total = self.vars_bytes;
+        for (name, value) in set {
+            total -= self.var_bytes.get(name).copied().unwrap_or(0);
+            total += name.len() + 4 + super::json_len(value, usize::MAX - 1);
+        }
+        total + 2
+    }
+
     /// The size of the variables as a JSON object, about (each counted once, however often set).
     pub fn vars_bytes(&self) -> usize {
         self.vars_bytes + 2
