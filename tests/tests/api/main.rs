@@ -21,6 +21,7 @@ mod plugins;
 mod rate_limit;
 mod rest_hooks;
 mod retry_timing;
+mod run_controls;
 mod run_search;
 mod runs;
 mod slow_subscriber;
