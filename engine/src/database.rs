@@ -76,14 +76,23 @@ pub async fn connect(options: &DatabaseOptions) -> Result<DatabaseConnection, Co
             std::fs::create_dir_all(dir)
                 .map_err(|source| ConnectError::CreateDir { path: dir.display().to_string(), source })?;
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections.max(2))
-            .acquire_timeout(options.acquire_timeout)
-            // A file on local disk does not go away between statements: no ping per checkout.
-            .test_before_acquire(false)
-            .connect_with(connect)
-            .await
-            .map_err(ConnectError::Connect)?;
+        let pool_options = || {
+            SqlitePoolOptions::new()
+                .max_connections(options.max_connections.max(2))
+                .acquire_timeout(options.acquire_timeout)
+                // A file on local disk does not go away between statements: no ping per checkout.
+                .test_before_acquire(false)
+        };
+        // The first connection creates the file and sets WAL: on a starved machine that can take
+        // longer than a request may wait for a connection, so a start tries a few times.
+        let mut tries = 0;
+        let pool = loop {
+            match pool_options().connect_with(connect.clone()).await {
+                Ok(pool) => break pool,
+                Err(sea_orm::sqlx::Error::PoolTimedOut) if tries < 3 => tries += 1,
+                Err(e) => return Err(ConnectError::Connect(e)),
+            }
+        };
         Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         let connect = PgConnectOptions::from_str(url).map_err(ConnectError::InvalidUrl)?;
