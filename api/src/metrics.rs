@@ -91,6 +91,13 @@ impl Metrics {
         self.work.runs_running.set(running as i64);
     }
 
+    /// A scrape: the gauges read from `db`, then the registry as an OpenMetrics response.
+    pub async fn scrape(&self, db: &DatabaseConnection) -> impl axum::response::IntoResponse + use<> {
+        self.refresh(db).await;
+        let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        ([(axum::http::header::CONTENT_TYPE, content_type)], self.render())
+    }
+
     /// The registry in OpenMetrics text.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use bacon_engine::metrics::WorkMetrics;
@@ -45,6 +44,5 @@ pub async fn serve(
 }
 
 async fn metrics(State((db, metrics)): State<(DatabaseConnection, Arc<Metrics>)>) -> impl IntoResponse {
-    metrics.refresh(&db).await;
-    ([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.render())
+    metrics.scrape(&db).await
 }

@@ -6,12 +6,14 @@
 //!   variant prints why it skips when `BACON_TEST_POSTGRES_URL` is unset.
 //! - [`process`] runs the real `bacon-server` binary as a child process.
 //! - [`tcp_proxy`] takes a test server's PostgreSQL away and gives it back (an outage).
+//! - [`rows`] counts rows of a test server's tables.
 //! - [`wait`] waits for a condition with a deadline (never a bare sleep).
 
 pub mod app;
 pub mod logs;
 pub mod postgres;
 pub mod process;
+pub mod rows;
 pub mod tcp_proxy;
 pub mod testkit_plugin;
 pub mod wait;

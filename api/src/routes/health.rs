@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use bacon_engine::database::{self, Readiness};
 use serde::Serialize;
@@ -70,6 +69,5 @@ pub async fn get_readiness(State(state): State<AppState>) -> Result<ApiJson<Read
     responses((status = 200, description = "Metrics", body = String,
         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
-    state.metrics.refresh(&state.db).await;
-    ([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
+    state.metrics.scrape(&state.db).await
 }

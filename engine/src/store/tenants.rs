@@ -93,17 +93,15 @@ pub async fn set_retention(
     id: TenantId,
     retention: TenantRetention,
 ) -> Result<Tenant, StoreError> {
-    let days = |d: Option<u32>| d.map(|d| i32::try_from(d).unwrap_or(i32::MAX));
-    let updated = tenants::Entity::update_many()
-        .col_expr(tenants::Column::InboundRetentionDays, Expr::value(days(retention.inbound_days)))
-        .col_expr(tenants::Column::RunsRetentionDays, Expr::value(days(retention.runs_days)))
-        .filter(tenants::Column::Id.eq(id.to_string()))
-        .exec(db)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(StoreError::not_found("tenant", id));
-    }
-    get(db, id).await
+    set_own(
+        db,
+        id,
+        &[
+            (tenants::Column::InboundRetentionDays, retention.inbound_days),
+            (tenants::Column::RunsRetentionDays, retention.runs_days),
+        ],
+    )
+    .await
 }
 
 /// Sets a tenant's own limits (`None`: the server's setting); returns the tenant.
@@ -111,14 +109,29 @@ pub async fn set_retention(
 /// # Errors
 /// [`StoreError::NotFound`] when it does not exist.
 pub async fn set_limits(db: &impl ConnectionTrait, id: TenantId, limits: TenantLimits) -> Result<Tenant, StoreError> {
-    let value = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
-    let updated = tenants::Entity::update_many()
-        .col_expr(tenants::Column::RequestsPerSecond, Expr::value(value(limits.requests_per_second)))
-        .col_expr(tenants::Column::RunsPerSecond, Expr::value(value(limits.runs_per_second)))
-        .col_expr(tenants::Column::ConcurrentSteps, Expr::value(value(limits.concurrent_steps)))
-        .filter(tenants::Column::Id.eq(id.to_string()))
-        .exec(db)
-        .await?;
+    set_own(
+        db,
+        id,
+        &[
+            (tenants::Column::RequestsPerSecond, limits.requests_per_second),
+            (tenants::Column::RunsPerSecond, limits.runs_per_second),
+            (tenants::Column::ConcurrentSteps, limits.concurrent_steps),
+        ],
+    )
+    .await
+}
+
+/// Sets a tenant's own settings (`None`: the server's); returns the tenant.
+async fn set_own(
+    db: &impl ConnectionTrait,
+    id: TenantId,
+    values: &[(tenants::Column, Option<u32>)],
+) -> Result<Tenant, StoreError> {
+    let mut update = tenants::Entity::update_many();
+    for (column, value) in values {
+        update = update.col_expr(*column, Expr::value(value.map(|n| i32::try_from(n).unwrap_or(i32::MAX))));
+    }
+    let updated = update.filter(tenants::Column::Id.eq(id.to_string())).exec(db).await?;
     if updated.rows_affected == 0 {
         return Err(StoreError::not_found("tenant", id));
     }

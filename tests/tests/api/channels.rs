@@ -137,7 +137,6 @@ backend_test!(
 
 bacon_tests::db_test!(
     async fn a_message_to_a_channel_without_settings_is_refused_and_nothing_is_queued(app) {
-        use sea_orm::{ConnectionTrait, Statement};
         let key = app.tenant_key.clone();
         let channel = "/v1/channels/bacon-plugin-twilio-whatsapp/messages";
         let refused = app.post(channel, &key, json!({"to": "whatsapp:+15558675310", "text": "hi"})).await;
@@ -145,10 +144,7 @@ bacon_tests::db_test!(
         assert!(refused.json["detail"].as_str().unwrap().contains("settings"), "{}", refused.text);
 
         let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
-        let backend = db.get_database_backend();
-        let count = "SELECT COUNT(*) AS n FROM channel_messages";
-        let row = db.query_one_raw(Statement::from_string(backend, count)).await.unwrap().unwrap();
-        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0, "nothing was queued");
+        assert_eq!(bacon_tests::rows::count(&db, "channel_messages").await, 0, "nothing was queued");
 
         // Once configured, the same request is accepted.
         let put = app

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use bacon_plugin_sdk::testing::wiremock::matchers::path;
 use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
+use bacon_tests::rows::count;
 use bacon_tests::{TestApp, db_test, wait};
 use futures::StreamExt;
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::Database;
 use serde_json::{Value, json};
 
 const BACKLOG: usize = 5_000;
@@ -36,13 +37,7 @@ async fn flow(app: &TestApp, key: &str, vendor: &MockServer) -> String {
 
 async fn running(app: &TestApp, tenant: &str) -> i64 {
     let db = Database::connect(&app.database_url).await.unwrap();
-    let sql = format!("SELECT COUNT(*) AS n FROM runs WHERE tenant_id = '{tenant}' AND status = 'running'");
-    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "n")
-        .unwrap()
+    count(&db, &format!("runs WHERE tenant_id = '{tenant}' AND status = 'running'")).await
 }
 
 db_test!(

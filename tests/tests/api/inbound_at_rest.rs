@@ -5,6 +5,7 @@
 use bacon_engine::retention::{self, Retention};
 use bacon_plugin_sdk::testing::wiremock::matchers::path;
 use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
+use bacon_tests::rows::count;
 use bacon_tests::{Backend, db_test};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -44,16 +45,6 @@ async fn dump(app: &bacon_tests::TestApp, db: &DatabaseConnection) -> String {
             text
         }
     }
-}
-
-async fn count(db: &DatabaseConnection, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "n")
-        .unwrap()
 }
 
 db_test!(

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bacon_plugin_sdk::testing::wiremock::matchers::path;
 use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
+use bacon_tests::rows::count;
 use bacon_tests::{TestApp, db_test, wait};
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 fn call(vendor: &MockServer, body: Value) -> Value {
@@ -30,11 +30,8 @@ async fn ended(app: &TestApp, run: &str) -> Value {
 
 /// Jobs not yet done (waiting, fetched or running) in the app's queue.
 async fn jobs_left(db: &sea_orm::DatabaseConnection) -> i64 {
-    let backend = db.get_database_backend();
-    let table = bacon_worker::jobs::jobs_table(backend);
-    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE status IN ('Pending', 'Queued', 'Running')");
-    let row = db.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().unwrap();
-    row.try_get::<i64>("", "n").unwrap()
+    let table = bacon_worker::jobs::jobs_table(db.get_database_backend());
+    count(db, &format!("{table} WHERE status IN ('Pending', 'Queued', 'Running')")).await
 }
 
 db_test!(

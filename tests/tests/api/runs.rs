@@ -214,11 +214,8 @@ db_test!(
 
 /// How many step jobs wait in apalis's queue table.
 async fn queued_jobs(db: &sea_orm::DatabaseConnection) -> i64 {
-    use sea_orm::ConnectionTrait;
     let table = if db.get_database_backend() == sea_orm::DbBackend::Sqlite { "Jobs" } else { "apalis.jobs" };
-    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE status = 'Pending'");
-    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
-    row.unwrap().try_get::<i64>("", "n").unwrap()
+    bacon_tests::rows::count(db, &format!("{table} WHERE status = 'Pending'")).await
 }
 
 bacon_tests::backend_test!(

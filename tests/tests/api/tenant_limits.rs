@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use bacon_tests::rows::count;
 use bacon_tests::{TestApp, db_test, wait};
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
 use super::triggers::{create_flow, deliver, flow_with_trigger, succeeded_runs};
@@ -170,14 +170,6 @@ db_test!(
         assert!(most <= 2, "{most} steps of the tenant ran at once, over its cap of 2");
 
         let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
-        let backend = db.get_database_backend();
-        let parked = db
-            .query_one_raw(Statement::from_string(backend, "SELECT COUNT(*) AS n FROM steps WHERE parked_at IS NOT NULL"))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get::<i64>("", "n")
-            .unwrap();
-        assert_eq!(parked, 0, "no step is left parked");
+        assert_eq!(count(&db, "steps WHERE parked_at IS NOT NULL").await, 0, "no step is left parked");
     }
 );
