@@ -7,6 +7,9 @@
 //! ([`Inbound::process`]) with the idempotency key `inbound:<inboxId>`, so a job delivered twice
 //! (or re-enqueued by [`Inbound::reconcile`] after a crash) never starts two runs for one delivery.
 //!
+//! A delivery first resumes the tenant's `wait` nodes whose correlation key it matches; one
+//! that resumes a run of the hook's own flow is that run's event and starts no new run.
+//!
 //! Plain webhooks have no plugin to verify them: a signed one is checked by [`signature`]
 //! (timestamp and body under the secret issued on activation), and its signature is its delivery id.
 
@@ -432,6 +435,16 @@ impl Inbound {
                 return Ok(None);
             }
         };
+        // Waits for this delivery (a reply in the same conversation) resume first; one in a run
+        // of this hook's own flow takes the delivery, which then starts no run of that flow.
+        let resumed = self
+            .runs
+            .resume_matching(&pending.tenant_id, &pending.plugin_id, &event, inbound_id, &pending.flow_id)
+            .await?;
+        if let Some(run) = resumed.iter().find(|r| r.flow_id == pending.flow_id) {
+            tracing::info!(flow.id = %flow, run.id = %run.id, inbound.id = %inbound_id, "A delivery resumed a waiting run.");
+            return Ok(Some(run.id.clone()));
+        }
         let key = format!("inbound:{inbound_id}");
         let started_by = if pending.plugin_id == PLAIN_WEBHOOK { RunTrigger::Webhook } else { RunTrigger::Plugin };
         match self.runs.start(tenant, flow, None, json!({}), Started::by(started_by, event), Some(key)).await {

@@ -20,3 +20,4 @@ pub mod runs;
 pub mod steps;
 pub mod tenants;
 pub mod trigger_subscriptions;
+pub mod waits;

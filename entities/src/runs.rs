@@ -28,6 +28,12 @@ pub struct Model {
     pub finished_at: Option<DateTimeUtc>,
     /// How the run was started: `manual`, `webhook`, `plugin`, `schedule` (null before 2026-12-07).
     pub trigger_kind: Option<String>,
+    /// For a child run started by a `subflow` node: the parent run and its step.
+    pub parent_run_id: Option<String>,
+    pub parent_step_id: Option<String>,
+    /// A synchronous webhook's answer, `{status, headers, body}`, once a `respond` node set it.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub response: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,7 @@ mod m20261207_000014_inbound_at_rest;
 mod m20261207_000015_tenant_retention;
 mod m20261207_000016_run_trigger_kind;
 mod m20261207_000017_tenant_limits;
+mod m20261208_000018_flow_constructs;
 
 /// Applies Bacon's migrations in order.
 pub struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_tenant_retention::Migration),
             Box::new(m20261207_000016_run_trigger_kind::Migration),
             Box::new(m20261207_000017_tenant_limits::Migration),
+            Box::new(m20261208_000018_flow_constructs::Migration),
         ]
     }
 }

@@ -53,6 +53,9 @@ async fn seed(app: &TestApp, flows: &[String]) -> chrono::DateTime<chrono::Utc> 
                 started_at: Set(Some(at)),
                 finished_at: Set(Some(at)),
                 trigger_kind: Set(Some(if n % 3 == 0 { "webhook" } else { "manual" }.into())),
+                parent_run_id: Set(None),
+                parent_step_id: Set(None),
+                response: Set(None),
             }
         });
         bacon_entities::runs::Entity::insert_many(rows).exec_without_returning(&db).await.unwrap();

@@ -61,6 +61,7 @@ impl From<RunError> for ApiError {
             RunError::Store(s) => s.into(),
             RunError::Queue(q) => q.into(),
             RunError::WrongState { .. } => Self::Conflict { code: "invalid_run_state", detail: err.to_string() },
+            RunError::NotWaiting(_) => Self::Conflict { code: "not_waiting", detail: err.to_string() },
             RunError::BadGraph(_) => Self::internal(err),
             RunError::TooManyStarts { retry_after } => RateLimit::RunStarts.exceeded(retry_after),
         }

@@ -16,6 +16,7 @@ pub mod pagination;
 pub mod plugins;
 #[cfg(feature = "plugin-zapier")]
 pub mod rest_hooks;
+pub mod run_events;
 pub mod runs;
 pub mod tenant_limits;
 pub mod tenants;
@@ -35,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(flows::router())
         .merge(runs::router())
+        .merge(run_events::router())
         .merge(context::router())
         .merge(activation::router())
         .merge(hooks::router())

@@ -78,13 +78,15 @@ enum StepStatusSchema {
     Pending,
     Running,
     Retrying,
+    Waiting,
     Succeeded,
     Failed,
     Cancelled,
 }
 
 /// How a run was started: `manual` (the API, or a rerun), `webhook` (a plain webhook delivery),
-/// `plugin` (a vendor's webhook, verified by its plugin) or `schedule`.
+/// `plugin` (a vendor's webhook, verified by its plugin), `schedule`, or `subflow` (a parent
+/// run's `subflow` node: see `parentRunId`).
 #[derive(Serialize, ToSchema)]
 #[schema(as = RunTrigger)]
 #[serde(rename_all = "lowercase")]
@@ -94,6 +96,7 @@ enum RunTriggerSchema {
     Webhook,
     Plugin,
     Schedule,
+    Subflow,
 }
 
 /// One node execution of a run.
@@ -103,7 +106,8 @@ pub struct StepResponse {
     /// `step_` followed by a ULID.
     pub id: String,
     pub node_id: String,
-    /// `plugin_action`, `delay` or `ai_context`.
+    /// `plugin_action`, `delay`, `ai_context`, `subflow` or `wait`. A `map` item's steps have
+    /// the node id `<map>[<index>].<node>`.
     pub node_type: String,
     #[schema(value_type = StepStatusSchema)]
     pub status: StepStatus,
@@ -170,6 +174,12 @@ pub struct RunResponse {
     pub vars: Value,
     #[schema(value_type = Option<Object>)]
     pub error: Option<Value>,
+    /// For a child run (started by a `subflow` node): its parent run and the parent's step.
+    pub parent_run_id: Option<String>,
+    pub parent_step_id: Option<String>,
+    /// A synchronous webhook's answer, `{status, headers, body}`, once a `respond` node set it.
+    #[schema(value_type = Option<Object>)]
+    pub response: Option<Value>,
     pub steps: Vec<StepResponse>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -187,6 +197,9 @@ fn run_response(run: Run, steps: Vec<Step>) -> RunResponse {
         trigger_kind: run.trigger_kind,
         vars: run.vars,
         error: run.error,
+        parent_run_id: run.parent.as_ref().map(|p| p.run_id.clone()),
+        parent_step_id: run.parent.map(|p| p.step_id),
+        response: run.response,
         steps: steps.into_iter().map(Into::into).collect(),
         created_at: run.created_at,
         finished_at: run.finished_at,
@@ -214,8 +227,10 @@ pub struct RunListParams {
     pub since: Option<DateTime<Utc>>,
     /// Runs created before this time (RFC 3339).
     pub until: Option<DateTime<Utc>>,
-    /// `manual`, `webhook`, `plugin` or `schedule`: how the runs were started.
+    /// `manual`, `webhook`, `plugin`, `schedule` or `subflow`: how the runs were started.
     pub trigger_kind: Option<String>,
+    /// The child runs of this run (`run_…`), started by its `subflow` nodes.
+    pub parent_run_id: Option<String>,
     /// Runs whose error contains this text (case-insensitive, up to 200 characters).
     #[param(max_length = 200)]
     pub error: Option<String>,
@@ -237,7 +252,7 @@ pub enum RunOrder {
     Oldest,
 }
 
-async fn with_steps(state: &AppState, run: Run) -> Result<RunResponse, ApiError> {
+pub(crate) async fn with_steps(state: &AppState, run: Run) -> Result<RunResponse, ApiError> {
     let steps = store::runs::steps_of(&state.db, &run.id).await?;
     Ok(run_response(run, steps))
 }
@@ -318,6 +333,10 @@ pub async fn list_runs(
         Some(text) => Some(parse_id::<FlowId>(text)?),
         None => None,
     };
+    let parent = match &params.parent_run_id {
+        Some(text) => Some(parse_id::<RunId>(text)?),
+        None => None,
+    };
     if params.error.as_ref().is_some_and(|e| e.chars().count() > 200) {
         return Err(ApiError::BadRequest {
             code: "invalid_query",
@@ -331,6 +350,7 @@ pub async fn list_runs(
         until: params.until,
         error_contains: params.error,
         trigger_kind,
+        parent,
         oldest_first: params.order == Some(RunOrder::Oldest),
         cursor,
     };

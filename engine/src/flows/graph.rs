@@ -18,6 +18,10 @@ pub struct FlowGraph {
     pub nodes: Vec<Node>,
     #[serde(default)]
     pub edges: Vec<Edge>,
+    /// A run still going this long after it started fails with a `timeout` error (its waits and
+    /// child runs are cancelled). Only on a flow's graph, not on a `map`'s.
+    #[serde(default, rename = "timeoutMs", skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
     #[serde(skip)]
     index: IndexCell,
 }
@@ -52,6 +56,14 @@ pub enum NodeKind {
     AiContext(AiContextConfig),
     /// Ends the run successfully.
     End(EndConfig),
+    /// Runs its own graph once per item of an array, durably, a few items at a time.
+    Map(MapConfig),
+    /// Starts a run of another flow as a child and takes its result.
+    Subflow(SubflowConfig),
+    /// Suspends the run until an event, a matching delivery or its timeout.
+    Wait(WaitConfig),
+    /// Answers the caller of a synchronous webhook.
+    Respond(RespondConfig),
 }
 
 impl NodeKind {
@@ -64,7 +76,16 @@ impl NodeKind {
             Self::Delay(_) => "delay",
             Self::AiContext(_) => "ai_context",
             Self::End(_) => "end",
+            Self::Map(_) => "map",
+            Self::Subflow(_) => "subflow",
+            Self::Wait(_) => "wait",
+            Self::Respond(_) => "respond",
         }
+    }
+
+    /// Whether the node runs as a durable step of the run (else the planner evaluates it).
+    pub fn is_step(&self) -> bool {
+        matches!(self, Self::PluginAction(_) | Self::Delay(_) | Self::AiContext(_) | Self::Subflow(_) | Self::Wait(_))
     }
 }
 
@@ -93,6 +114,22 @@ pub struct TriggerConfig {
     pub timezone: Option<String>,
     /// For `webhook` triggers: deliveries must be signed with the secret issued on activation.
     pub signed: Option<bool>,
+    /// For `webhook` triggers: `sync` holds the caller's request until the run reaches a
+    /// `respond` node (or `respondTimeoutMs` passes: then 202 with the run id).
+    pub respond: Option<RespondMode>,
+    /// For `respond: "sync"`: how long the caller waits, 10 s unless set (at most 60 s).
+    pub respond_timeout_ms: Option<u64>,
+}
+
+/// How a webhook trigger answers its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RespondMode {
+    /// At once, with the delivery's receipt; the run starts after.
+    #[default]
+    Async,
+    /// With what the run's `respond` node renders.
+    Sync,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +182,98 @@ pub struct AiContextConfig {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndConfig {}
 
+/// A loop over items: the map's own graph runs once per item of `items`, its steps durable
+/// steps of the run (node ids `<map>[<index>].<node>`). Its nodes see `item` and `index`, and
+/// start at the nodes no edge enters. The map's output is `{results, failures}`: each item's
+/// result (the output of the last node of its graph that ran, `null` for a failed item) in
+/// item order, and `{index, error}` for each item that failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MapConfig {
+    /// An expression giving the array: `trigger.order.lineItems`.
+    pub items: String,
+    /// Items in flight at once (default 10, at most 100).
+    pub concurrency: Option<u32>,
+    /// How many items may fail before the map fails (default 0).
+    #[serde(default)]
+    pub tolerated_failures: u32,
+    /// What runs for each item (a `subflow` node runs another flow per item).
+    pub graph: FlowGraph,
+}
+
+impl MapConfig {
+    pub const DEFAULT_CONCURRENCY: u32 = 10;
+    pub const MAX_CONCURRENCY: u32 = 100;
+    /// Items a map may have.
+    pub const MAX_ITEMS: usize = 10_000;
+
+    pub fn concurrency(&self) -> usize {
+        self.concurrency.unwrap_or(Self::DEFAULT_CONCURRENCY).clamp(1, Self::MAX_CONCURRENCY) as usize
+    }
+}
+
+/// Starts a run of `flowId` (at `version`, or its current one) with `input` as a child of this
+/// run, and waits for it without holding a worker. Its output is `{runId, status, vars}` of the
+/// child; a child that fails or is cancelled fails the node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubflowConfig {
+    pub flow_id: String,
+    pub version: Option<i32>,
+    /// The child's input; strings are templates.
+    #[serde(default = "empty_object")]
+    pub input: Value,
+}
+
+/// Suspends the run (a row, no worker, no poll) until one of:
+/// - `POST /v1/runs/{id}/events/{event}` (its body is the node's output);
+/// - a delivery of `correlation.pluginId` whose `correlation.eventKey` equals this run's
+///   `correlation.key` (the delivery's event is the output);
+/// - `timeoutMs` passes: the node's `timeout` edges are taken (without any, it fails).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaitConfig {
+    /// The event name that resumes it (default: the node's id).
+    pub event: Option<String>,
+    pub correlation: Option<Correlation>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// Which deliveries resume a wait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Correlation {
+    /// Deliveries verified by this plugin (`webhook` for plain webhooks).
+    pub plugin_id: String,
+    /// An expression over the run: `trigger.conversationId`.
+    pub key: String,
+    /// An expression over the delivery, whose event is `trigger` (default: `key`).
+    pub event_key: Option<String>,
+}
+
+impl Correlation {
+    pub fn event_key(&self) -> &str {
+        self.event_key.as_deref().unwrap_or(&self.key)
+    }
+}
+
+/// Answers a synchronous webhook's caller (the first `respond` node reached answers); its
+/// strings are templates. Elsewhere it only records its output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RespondConfig {
+    #[serde(default = "ok_status")]
+    pub status: u16,
+    #[serde(default)]
+    pub headers: Map<String, Value>,
+    #[serde(default)]
+    pub body: Value,
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
 /// A directed edge; `when` labels the outgoing edges of a condition; an `error` edge is taken
 /// only when its source fails for good.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,6 +297,8 @@ pub enum EdgeKind {
     /// The source failed for good: its error is `nodes.<id>.error`, and the run goes on here
     /// instead of failing.
     Error,
+    /// The source, a `wait`, timed out.
+    Timeout,
 }
 
 impl EdgeKind {
@@ -184,6 +315,20 @@ impl FlowGraph {
 
     pub fn node(&self, id: &str) -> Option<&Node> {
         self.index().position(id).map(|i| &self.nodes[i])
+    }
+
+    /// The node a step stands for: a node of this graph, or of a `map`'s graph for an item's
+    /// step (`<map>[<index>].<node>`, nested maps alike).
+    pub fn step_node(&self, step_node_id: &str) -> Option<&Node> {
+        if let Some(node) = self.node(step_node_id) {
+            return Some(node);
+        }
+        let (map_id, rest) = step_node_id.split_once('[')?;
+        let (_, inner) = rest.split_once("].")?;
+        match &self.node(map_id)?.kind {
+            NodeKind::Map(m) => m.graph.step_node(inner),
+            _ => None,
+        }
     }
 
     /// The trigger node, when there is exactly one.

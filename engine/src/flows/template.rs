@@ -357,11 +357,32 @@ pub fn evaluate_condition_in(
 }
 
 fn evaluate_with(expression: &str, ctx: minijinja::Value, limits: &TemplateLimits) -> Result<bool, TemplateError> {
+    Ok(evaluate_value(expression, ctx, limits)?.is_some_and(|v| v.is_true()))
+}
+
+fn evaluate_value(
+    expression: &str,
+    ctx: minijinja::Value,
+    limits: &TemplateLimits,
+) -> Result<Option<minijinja::Value>, TemplateError> {
     let _budget = budget::Budget::install(limits.work_bytes());
     let err = |e: minijinja::Error| failure("", limits, &e, expression);
     let compiled = sandbox::compile_expression(expression).map_err(err)?;
     let (value, _) = sandbox::run(&compiled, ctx).map_err(err)?;
-    Ok(value.is_some_and(|v| v.is_true()))
+    Ok(value)
+}
+
+/// Evaluates an expression (a `map`'s items, a wait's correlation key) to JSON against
+/// `context`; undefined is `null`.
+///
+/// # Errors
+/// When the expression fails, or its value is not JSON.
+pub fn evaluate_in(expression: &str, context: &Context, limits: &TemplateLimits) -> Result<Value, TemplateError> {
+    match evaluate_value(expression, context.root(), limits)? {
+        None => Ok(Value::Null),
+        Some(v) if v.is_undefined() || v.is_none() => Ok(Value::Null),
+        Some(v) => serde_json::to_value(&v).map_err(|e| TemplateError::at("", format!("the value is not JSON: {e}"))),
+    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::graph::{EdgeKind, FlowGraph, NodeKind, TriggerKind};
+use super::graph::{EdgeKind, FlowGraph, NodeKind, RespondMode, TriggerKind};
 use super::template;
 use crate::plugins::settings::FieldProblem;
+
+mod constructs;
 
 /// Which plugins and actions exist (the registry implements it; tests may supply their own).
 pub trait ActionCatalog {
@@ -47,6 +49,9 @@ pub const MAX_NODES: usize = 10_000;
 /// The most edges a flow may have (two per node: a fan-out and its join).
 pub const MAX_EDGES: usize = 20_000;
 
+/// The longest a synchronous webhook's caller is held.
+pub const MAX_RESPOND_TIMEOUT_MS: u64 = 60_000;
+
 fn problem(pointer: String, message: impl Into<String>) -> FieldProblem {
     FieldProblem { pointer, message: message.into() }
 }
@@ -78,6 +83,17 @@ fn serde_path_to_error_like(value: &Value, base: &str) -> Result<FlowGraph, Vec<
 
 /// Every rule violation of `graph`.
 pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> Vec<FieldProblem> {
+    validate_in(graph, base, catalog, None)
+}
+
+/// Every rule violation of a flow's graph (`outer: None`) or of a `map`'s graph, whose
+/// templates may also name the nodes in `outer`.
+fn validate_in(
+    graph: &FlowGraph,
+    base: &str,
+    catalog: &dyn ActionCatalog,
+    outer: Option<&HashSet<String>>,
+) -> Vec<FieldProblem> {
     let mut problems = Vec::new();
     // Checked first and alone: the other rules would cost time on a graph refused anyway.
     if graph.nodes.len() > MAX_NODES {
@@ -103,7 +119,12 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
         if index.insert(node.id.as_str(), i).is_some() {
             problems.push(problem(format!("{base}/nodes/{i}/id"), format!("node id `{}` is used twice", node.id)));
         }
+        if node.id.contains(['[', ']']) {
+            // `<map>[<index>].<node>` names a map item's step.
+            problems.push(problem(format!("{base}/nodes/{i}/id"), "a node id may not contain `[` or `]`"));
+        }
     }
+    let known = |id: &str| index.contains_key(id) || outer.is_some_and(|o| o.contains(id));
     let triggers: Vec<usize> = graph
         .nodes
         .iter()
@@ -111,7 +132,29 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
         .filter(|(_, n)| matches!(n.kind, NodeKind::Trigger(_)))
         .map(|(i, _)| i)
         .collect();
+    if outer.is_some() {
+        for i in &triggers {
+            problems.push(problem(
+                format!("{base}/nodes/{i}"),
+                "a map's graph has no trigger: it starts at the nodes no edge enters",
+            ));
+        }
+        if graph.nodes.is_empty() {
+            problems.push(problem(format!("{base}/nodes"), "a map's graph needs at least one node"));
+        }
+        if graph.timeout_ms.is_some() {
+            problems.push(problem(format!("{base}/timeoutMs"), "only a flow's graph has a run timeout"));
+        }
+    } else if let Some(ms) = graph.timeout_ms
+        && !(1..=constructs::MAX_WAIT_MS).contains(&ms)
+    {
+        problems.push(problem(
+            format!("{base}/timeoutMs"),
+            format!("must be between 1 and {} milliseconds", constructs::MAX_WAIT_MS),
+        ));
+    }
     match triggers.as_slice() {
+        _ if outer.is_some() => {}
         [] => problems.push(problem(format!("{base}/nodes"), "a flow needs exactly one trigger node; it has none")),
         [_] => {}
         [_, rest @ ..] => {
@@ -133,7 +176,14 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
         }
         let source_is_condition =
             index.get(edge.source.as_str()).is_some_and(|i| matches!(graph.nodes[*i].kind, NodeKind::Condition(_)));
-        if edge.kind == EdgeKind::Error {
+        if edge.kind == EdgeKind::Timeout {
+            if edge.when.is_some() {
+                problems.push(problem(format!("{base}/edges/{j}/when"), "a `timeout` edge has no `when`"));
+            }
+            if index.get(edge.source.as_str()).is_some_and(|i| !matches!(graph.nodes[*i].kind, NodeKind::Wait(_))) {
+                problems.push(problem(format!("{base}/edges/{j}/kind"), "only a `wait` node has `timeout` edges"));
+            }
+        } else if edge.kind == EdgeKind::Error {
             if edge.when.is_some() {
                 problems.push(problem(format!("{base}/edges/{j}/when"), "an `error` edge has no `when`"));
             }
@@ -179,6 +229,17 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
                         ),
                     ));
                 }
+                if t.respond == Some(RespondMode::Sync) && t.kind != TriggerKind::Webhook {
+                    problems.push(problem(format!("{at}/respond"), "only a `webhook` trigger answers its caller"));
+                }
+                if let Some(ms) = t.respond_timeout_ms
+                    && !(1..=MAX_RESPOND_TIMEOUT_MS).contains(&ms)
+                {
+                    problems.push(problem(
+                        format!("{at}/respondTimeoutMs"),
+                        format!("must be between 1 and {MAX_RESPOND_TIMEOUT_MS} milliseconds"),
+                    ));
+                }
                 if t.kind == TriggerKind::Schedule {
                     match t.cron.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
                         None => {
@@ -219,7 +280,7 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
                     ));
                 }
                 for (pointer, id) in template::node_references(&a.payload) {
-                    if !index.contains_key(id.as_str()) {
+                    if !known(id.as_str()) {
                         problems.push(problem(format!("{at}/payload{pointer}"), unknown_node(&id)));
                     }
                 }
@@ -232,7 +293,7 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
                     ));
                 }
                 for id in template::nodes_named(&c.expression, true) {
-                    if !index.contains_key(id.as_str()) {
+                    if !known(id.as_str()) {
                         problems.push(problem(format!("{at}/expression"), unknown_node(&id)));
                     }
                 }
@@ -246,22 +307,45 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
                     ));
                 }
                 for (pointer, id) in template::node_references(&set) {
-                    if !index.contains_key(id.as_str()) {
+                    if !known(id.as_str()) {
                         problems.push(problem(format!("{at}/set{pointer}"), unknown_node(&id)));
                     }
                 }
             }
             NodeKind::Delay(_) | NodeKind::AiContext(_) | NodeKind::End(_) => {}
+            NodeKind::Map(m) => {
+                problems.extend(constructs::map(m, &at, &known));
+                let mut visible: HashSet<String> = outer.cloned().unwrap_or_default();
+                visible.extend(graph.nodes.iter().map(|n| n.id.clone()));
+                problems.extend(validate_in(&m.graph, &format!("{at}/graph"), catalog, Some(&visible)));
+            }
+            NodeKind::Subflow(f) => problems.extend(constructs::subflow(f, &at, &known)),
+            NodeKind::Wait(w) => problems.extend(constructs::wait(w, &at, &known, catalog)),
+            NodeKind::Respond(r) => {
+                if outer.is_some() {
+                    problems.push(problem(
+                        format!("{base}/nodes/{i}"),
+                        "a `respond` node answers the flow's caller: it cannot be in a map",
+                    ));
+                }
+                problems.extend(constructs::respond(r, &at, &known));
+            }
         }
     }
     if !problems.is_empty() {
         return problems;
     }
-    // Cycles (depth-first, colouring) and reachability from the trigger. Iterative: a long chain
-    // must not overflow the stack. Every edge joins two nodes here, and node ids are unique.
-    let Some(trigger) = graph.trigger() else { return problems };
+    // Cycles (depth-first, colouring) and reachability from the trigger (in a map's graph, from
+    // the nodes no edge enters). Iterative: a long chain must not overflow the stack. Every edge
+    // joins two nodes here, and node ids are unique.
     let graph_index = graph.index();
-    let Some(start) = graph_index.position(&trigger.id) else { return problems };
+    let starts: Vec<usize> = if outer.is_some() {
+        (0..graph.nodes.len()).filter(|&i| graph_index.incoming(i).is_empty()).collect()
+    } else {
+        let Some(trigger) = graph.trigger() else { return problems };
+        let Some(start) = graph_index.position(&trigger.id) else { return problems };
+        vec![start]
+    };
     #[derive(Clone, Copy, PartialEq)]
     enum Visit {
         Not,
@@ -269,33 +353,37 @@ pub fn validate(graph: &FlowGraph, base: &str, catalog: &dyn ActionCatalog) -> V
         Done,
     }
     let mut state = vec![Visit::Not; graph.nodes.len()];
-    // Each open node with how many of its outgoing edges have been followed.
-    let mut stack = vec![(start, 0usize)];
-    state[start] = Visit::Open;
-    while let Some((node, followed)) = stack.last_mut() {
-        let Some(&edge) = graph_index.outgoing(*node).get(*followed) else {
-            state[*node] = Visit::Done;
-            stack.pop();
-            continue;
-        };
-        *followed += 1;
-        let Some((_, target)) = graph_index.ends(edge) else { continue };
-        if state[target] == Visit::Open {
-            let id = &graph.nodes[target].id;
-            problems.push(problem(format!("{base}/nodes/{target}"), format!("node `{id}` is part of a cycle")));
-            return problems;
-        }
-        if state[target] == Visit::Not {
-            state[target] = Visit::Open;
-            stack.push((target, 0));
+    for start in starts {
+        // Each open node with how many of its outgoing edges have been followed.
+        let mut stack = vec![(start, 0usize)];
+        state[start] = Visit::Open;
+        while let Some((node, followed)) = stack.last_mut() {
+            let Some(&edge) = graph_index.outgoing(*node).get(*followed) else {
+                state[*node] = Visit::Done;
+                stack.pop();
+                continue;
+            };
+            *followed += 1;
+            let Some((_, target)) = graph_index.ends(edge) else { continue };
+            if state[target] == Visit::Open {
+                let id = &graph.nodes[target].id;
+                problems.push(problem(format!("{base}/nodes/{target}"), format!("node `{id}` is part of a cycle")));
+                return problems;
+            }
+            if state[target] == Visit::Not {
+                state[target] = Visit::Open;
+                stack.push((target, 0));
+            }
         }
     }
     for (i, node) in graph.nodes.iter().enumerate() {
         if state[i] == Visit::Not {
-            problems.push(problem(
-                format!("{base}/nodes/{i}"),
-                format!("node `{}` cannot be reached from the trigger", node.id),
-            ));
+            let message = if outer.is_some() {
+                format!("node `{}` is part of a cycle", node.id)
+            } else {
+                format!("node `{}` cannot be reached from the trigger", node.id)
+            };
+            problems.push(problem(format!("{base}/nodes/{i}"), message));
         }
     }
     problems

@@ -45,6 +45,9 @@ pub enum RunError {
     Queue(QueueError),
     #[error("the run is {status}; only a {expected} run can be {action}")]
     WrongState { status: RunStatus, expected: RunStatus, action: &'static str },
+    /// The run has no open wait for this event.
+    #[error("the run is not waiting for the event `{0}`")]
+    NotWaiting(String),
     /// The tenant starts runs faster than its limit; a start after `retry_after` is admitted.
     #[error("the tenant starts runs faster than its limit allows; try again in {} ms", retry_after.as_millis())]
     TooManyStarts { retry_after: Duration },
@@ -57,7 +60,7 @@ impl RunError {
         match self {
             Self::Store(e) => e.is_unavailable(),
             Self::Queue(_) => true,
-            Self::BadGraph(_) | Self::WrongState { .. } | Self::TooManyStarts { .. } => false,
+            Self::BadGraph(_) | Self::WrongState { .. } | Self::NotWaiting(_) | Self::TooManyStarts { .. } => false,
         }
     }
 }
@@ -119,6 +122,29 @@ fn plan_of(graph: &FlowGraph, run: &Run, steps: &[Step], limits: &TemplateLimits
     plan::plan(graph, &run.input, run.trigger.as_ref().unwrap_or(&Value::Null), &states, limits)
 }
 
+/// The context `step_node_id`'s step is rendered against (a `map` item's own, for its steps).
+pub(super) fn context_of(
+    graph: &FlowGraph,
+    run: &Run,
+    steps: &[Step],
+    limits: &TemplateLimits,
+    step_node_id: &str,
+) -> template::Context {
+    let states: HashMap<String, StepState> = steps.iter().map(|s| (s.node_id.clone(), step_state(s))).collect();
+    let trigger = run.trigger.as_ref().unwrap_or(&Value::Null);
+    plan::context_for(graph, &run.input, trigger, &states, limits, step_node_id)
+}
+
+/// The job of a new run's timeout, when its flow has one and it is still going.
+pub(super) fn deadline_of(graph: &FlowGraph, run: &Run) -> Result<Option<Job>, StoreError> {
+    match graph.timeout_ms {
+        Some(ms) if run.status == RunStatus::Running => {
+            Ok(Some(Job::after(WorkItem::run_deadline(&run.id)?, Duration::from_millis(ms))))
+        }
+        _ => Ok(None),
+    }
+}
+
 fn step_state(step: &Step) -> StepState {
     match step.status {
         StepStatus::Succeeded => StepState::Succeeded(step.output.clone().unwrap_or(Value::Null)),
@@ -131,7 +157,7 @@ fn step_state(step: &Step) -> StepState {
 
 /// Publishes `run.succeeded` / `run.failed` / `run.cancelled` (the run's status) to REST-hook
 /// subscribers, in the run's transaction; returns the deliveries' jobs.
-async fn publish_run_end(txn: &DatabaseTransaction, run: &Run) -> Result<Vec<Job>, StoreError> {
+pub(super) async fn publish_run_end(txn: &DatabaseTransaction, run: &Run) -> Result<Vec<Job>, StoreError> {
     let data = json!({
         "runId": run.id,
         "flowId": run.flow_id,
@@ -169,6 +195,11 @@ impl RunEngine {
     /// What this engine records runs, queue waits and takeovers into.
     pub fn metrics(&self) -> &Arc<WorkMetrics> {
         &self.metrics
+    }
+
+    /// What templates and the values they render may hold.
+    pub fn template_limits(&self) -> &TemplateLimits {
+        &self.limits
     }
 
     pub fn tenant_limits(&self) -> Option<&Arc<TenantLimiter>> {
@@ -213,7 +244,7 @@ impl RunEngine {
     }
 
     /// The graph of the run's flow version: from the cache, else read once and cached.
-    async fn graph_of(&self, db: &impl ConnectionTrait, run: &Run) -> Result<Arc<FlowGraph>, RunError> {
+    pub(super) async fn graph_of(&self, db: &impl ConnectionTrait, run: &Run) -> Result<Arc<FlowGraph>, RunError> {
         if let Some(graph) = self.graphs.get(&run.flow_id, run.flow_version) {
             return Ok(graph);
         }
@@ -224,7 +255,7 @@ impl RunEngine {
 
     /// The graph of `flow` at `version`: from the cache, else read once, indexed and cached (so
     /// a version's [`GraphIndex`](crate::flows::graph::GraphIndex) is built once per process).
-    async fn graph_at(
+    pub(super) async fn graph_at(
         &self,
         db: &impl ConnectionTrait,
         tenant: TenantId,
@@ -247,21 +278,21 @@ impl RunEngine {
 
     /// The bot the run started with, if any (settings are resolved for it): a later change of
     /// the flow's bot does not move a running run to other credentials.
-    fn bot_of(run: &Run) -> Option<BotId> {
+    pub(super) fn bot_of(run: &Run) -> Option<BotId> {
         run.bot_id.as_deref()?.parse().ok()
     }
 
-    async fn begin(&self) -> Result<DatabaseTransaction, RunError> {
+    pub(super) async fn begin(&self) -> Result<DatabaseTransaction, RunError> {
         Ok(begin_write(&self.db).await.map_err(StoreError::from)?)
     }
 
     /// Pushes `jobs` inside `txn` (DESIGN.md §4: the next steps' jobs commit with the
     /// outcome), commits, and wakes this process's workers.
-    async fn commit_with(&self, txn: DatabaseTransaction, jobs: Vec<Job>) -> Result<(), RunError> {
+    pub(super) async fn commit_with(&self, txn: DatabaseTransaction, jobs: Vec<Job>) -> Result<(), RunError> {
         Ok(commit(self.queue.as_ref(), txn, jobs).await?)
     }
 
-    async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), RunError> {
+    pub(super) async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), RunError> {
         if jobs.is_empty() {
             return Ok(());
         }
@@ -314,6 +345,7 @@ impl RunEngine {
             input,
             trigger,
             trigger_kind: started_by,
+            parent: None,
         };
         let key = new.idempotency_key.clone();
         let run = match runs::insert(&txn, new).await {
@@ -328,7 +360,8 @@ impl RunEngine {
             Err(e) => return Err(e.into()),
         };
         // Nobody else sees the run before the commit: no lock needed.
-        let (jobs, run) = self.apply_plan(&txn, run, &graph, plan).await?;
+        let (mut jobs, run) = self.apply_plan(&txn, run, &graph, plan).await?;
+        jobs.extend(deadline_of(&graph, &run)?);
         self.commit_with(txn, jobs).await?;
         self.metrics.run_started(&run.tenant_id);
         tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
@@ -356,7 +389,7 @@ impl RunEngine {
     ///
     /// The plan is made inside `txn`, so the steps it reads cannot change under it; it is linear
     /// in the graph, and callers have the graph cached already, so the lock is held briefly.
-    async fn advance_in(&self, txn: &DatabaseTransaction, run: Run) -> Result<(Vec<Job>, Run), RunError> {
+    pub(super) async fn advance_in(&self, txn: &DatabaseTransaction, run: Run) -> Result<(Vec<Job>, Run), RunError> {
         if run.status != RunStatus::Running {
             return Ok((Vec::new(), run));
         }
@@ -368,7 +401,7 @@ impl RunEngine {
 
     /// Writes `plan` inside `txn`: inserts its new steps (returning their jobs) and ends the run
     /// when the plan says it is over.
-    async fn apply_plan(
+    pub(super) async fn apply_plan(
         &self,
         txn: &DatabaseTransaction,
         mut run: Run,
@@ -388,7 +421,7 @@ impl RunEngine {
             TOP_PRIORITY + 1 - going as i32
         };
         for new in &plan.new_steps {
-            let (max_attempts, delay) = match graph.node(&new.node_id).map(|n| &n.kind) {
+            let (max_attempts, delay) = match graph.step_node(&new.node_id).map(|n| &n.kind) {
                 Some(NodeKind::PluginAction(a)) => (self.policy_for(a).max_attempts() as i32, Duration::ZERO),
                 _ => (1, Duration::from_millis(new.delay_ms)),
             };
@@ -397,30 +430,29 @@ impl RunEngine {
                 jobs.push(Job::after(WorkItem::step(&run.id, &step.id)?, delay).with_priority(priority));
             }
         }
+        if let Some(response) = &plan.response
+            && run.response.is_none()
+            && runs::set_response(txn, &run.id, response).await?
+        {
+            run.response = Some(response.clone());
+        }
         let vars = Value::Object(plan.context.into_vars());
-        match plan.outcome {
-            Outcome::Waiting => {}
-            Outcome::Succeeded => {
-                if runs::end_run(txn, &mut run, RunStatus::Succeeded, vars, None).await? {
-                    self.metrics.run_finished(&run.tenant_id, RunStatus::Succeeded.as_str());
-                    tracing::info!(run.id = %run.id, "Run succeeded.");
-                    jobs.extend(publish_run_end(txn, &run).await?);
-                }
-            }
-            Outcome::Failed(error) => {
-                if runs::end_run(txn, &mut run, RunStatus::Failed, vars, Some(error)).await? {
-                    self.metrics.run_finished(&run.tenant_id, RunStatus::Failed.as_str());
-                    tracing::info!(run.id = %run.id, "Run failed.");
-                    jobs.extend(publish_run_end(txn, &run).await?);
-                }
-            }
+        let (status, error) = match plan.outcome {
+            Outcome::Waiting => return Ok((jobs, run)),
+            Outcome::Succeeded => (RunStatus::Succeeded, None),
+            Outcome::Failed(error) => (RunStatus::Failed, Some(error)),
+        };
+        if runs::end_run(txn, &mut run, status, vars, error).await? {
+            self.metrics.run_finished(&run.tenant_id, status.as_str());
+            tracing::info!(run.id = %run.id, "Run {status}.");
+            jobs.extend(self.after_end(txn, &run).await?);
         }
         Ok((jobs, run))
     }
 
     /// Finishes a step that ran no action (a delay, a broken node) and advances the run, in one
     /// transaction.
-    async fn finish_without_action(
+    pub(super) async fn finish_without_action(
         &self,
         step: &Step,
         status: StepStatus,
@@ -476,10 +508,14 @@ impl RunEngine {
             },
         };
         let Some(step) = claimed else {
+            let Some(waiting) = runs::get_step(&self.db, step_id).await? else { return Ok(()) };
+            if waiting.status == StepStatus::Waiting {
+                // A suspended step's job: its child run ended, or its timeout is due.
+                return self.wake(&run, &waiting).await;
+            }
             // A job may come a little before its step is due: a step that is still waiting gets
             // a new job for the rest of its wait (never a sleeping worker).
-            if let Some(waiting) = runs::get_step(&self.db, step_id).await?
-                && matches!(waiting.status, StepStatus::Pending | StepStatus::Retrying)
+            if matches!(waiting.status, StepStatus::Pending | StepStatus::Retrying)
                 && let Some(due) = waiting.next_attempt_at
             {
                 self.enqueue(vec![Job::for_the_rest(WorkItem::step(run_id, step_id)?, due)]).await?;
@@ -502,21 +538,22 @@ impl RunEngine {
         let due = step.next_attempt_at.unwrap_or(step.created_at);
         self.metrics.waited("step", (step.started_at.unwrap_or_else(Utc::now) - due).to_std().unwrap_or_default());
         let graph = self.graph_of(&self.db, &run).await?;
-        let Some(node) = graph.node(&step.node_id).cloned() else {
+        let Some(node) = graph.step_node(&step.node_id).cloned() else {
             let error = json!({"message": format!("node `{}` is not in the flow version", step.node_id)});
             return self.finish_without_action(&step, StepStatus::Failed, None, Some(error)).await;
         };
-        if let NodeKind::AiContext(config) = &node.kind {
-            return self.execute_ai_context(&run, &step, &graph, config).await;
-        }
-        let NodeKind::PluginAction(action) = &node.kind else {
+        let action = match &node.kind {
+            NodeKind::AiContext(config) => return self.execute_ai_context(&run, &step, &graph, config).await,
+            NodeKind::Subflow(config) => return self.start_subflow(&run, &step, &graph, config).await,
+            NodeKind::Wait(config) => return self.start_wait(&run, &step, &graph, config).await,
+            NodeKind::PluginAction(action) => action,
             // A delay: its wait is over once it is claimed.
-            return self.finish_without_action(&step, StepStatus::Succeeded, Some(json!({})), None).await;
+            _ => return self.finish_without_action(&step, StepStatus::Succeeded, Some(json!({})), None).await,
         };
         // The run's vars are stored when it ends: replay the plan for the context so far (the
         // vars, and the outputs of every node done, inline or not).
         let steps = runs::steps_of(&self.db, run_id).await?;
-        let context = plan_of(&graph, &run, &steps, &self.limits).context;
+        let context = context_of(&graph, &run, &steps, &self.limits, &step.node_id);
         let payload = match template::render_in(&action.payload, &context, &self.limits, self.limits.step_input_cap()) {
             Ok(p) => p,
             Err(e) => {
@@ -693,23 +730,22 @@ impl RunEngine {
         Ok(())
     }
 
-    /// Cancels a running run, and publishes `run.cancelled` to REST-hook subscribers in the same
-    /// transaction (as a run's end publishes `run.succeeded` / `run.failed`).
+    /// Cancels a running run, its waits and its child runs (and theirs), in one transaction,
+    /// and publishes `run.cancelled` to REST-hook subscribers in it (as a run's end publishes
+    /// `run.succeeded` / `run.failed`). Its steps' future attempts do not run: a step running
+    /// now finishes its attempt, and nothing comes after it.
     ///
     /// # Errors
     /// `WrongState` when it is not running.
     pub async fn cancel(&self, tenant: TenantId, run: RunId) -> Result<Run, RunError> {
         let current = runs::get(&self.db, tenant, run).await?;
         let txn = self.begin().await?;
-        if !runs::cancel(&txn, &current.id).await? {
+        let Some((cancelled, jobs)) = self.cancel_in(&txn, &current.id).await? else {
             txn.rollback().await.map_err(StoreError::from)?;
             let status = runs::get(&self.db, tenant, run).await?.status;
             return Err(RunError::WrongState { status, expected: RunStatus::Running, action: "cancelled" });
-        }
-        let cancelled = runs::get(&txn, tenant, run).await?;
-        let jobs = publish_run_end(&txn, &cancelled).await?;
+        };
         self.commit_with(txn, jobs).await?;
-        self.metrics.run_finished(&cancelled.tenant_id, RunStatus::Cancelled.as_str());
         Ok(cancelled)
     }
 
@@ -822,7 +858,7 @@ impl RunEngine {
     async fn take_over(&self, step: &Step, job: Job) -> Result<bool, RunError> {
         let run = runs::get_any(&self.db, &step.run_id).await?;
         let action = match self.graph_of(&self.db, &run).await {
-            Ok(graph) => graph.node(&step.node_id).and_then(|n| match &n.kind {
+            Ok(graph) => graph.step_node(&step.node_id).and_then(|n| match &n.kind {
                 NodeKind::PluginAction(a) => Some((a.plugin_id.clone(), a.action_name.clone())),
                 _ => None,
             }),

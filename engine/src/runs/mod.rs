@@ -5,10 +5,14 @@
 //! - [`queue`]: the [`queue::ActionRuntime`] port steps reach plugins through.
 //! - [`status`]: the states of runs and steps.
 //! - [`engine`]: [`engine::RunEngine`], the operations the API and the workers call.
+//! - [`children`]: `subflow` child runs, run ends and the cancel cascade.
+//! - [`waits`]: `wait` nodes: suspending, resuming by event or delivery, timing out.
 
+mod children;
 pub mod engine;
 pub mod graphs;
 pub mod plan;
 pub mod queue;
 pub mod slots;
 pub mod status;
+mod waits;

@@ -14,17 +14,18 @@
 //! [`GraphIndex`](crate::flows::graph::GraphIndex), and the template [`Context`] grows by one
 //! value per node done instead of being rebuilt for each (issue #13).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::flows::graph::{EdgeKind, FlowGraph, NodeKind};
+use crate::flows::graph::{EdgeKind, FlowGraph, MapConfig, NodeKind, TransformConfig};
 use crate::flows::template::{self, Context, TemplateLimits};
 
 /// What a durable node's step has done.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepState {
-    /// Created, running or waiting to retry.
+    /// Created, running, waiting to retry, or suspended (a wait, a child run).
     InFlight,
     Succeeded(Value),
     Failed(Value),
@@ -33,6 +34,7 @@ pub enum StepState {
 /// A step the planner wants created.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewStep {
+    /// The node's id, or for an item of a `map`, `<map>[<index>].<node>`.
     pub node_id: String,
     pub node_type: &'static str,
     /// For `delay` nodes: how long to wait.
@@ -56,6 +58,10 @@ pub struct Plan {
     /// done so far (what a step's payload is rendered against).
     pub context: Context,
     pub outcome: Outcome,
+    /// What the first `respond` node reached rendered: `{status, headers, body}`.
+    pub response: Option<Value>,
+    /// The context the focused step's node saw (see [`context_for`]).
+    focused: Option<Context>,
 }
 
 impl Plan {
@@ -73,6 +79,8 @@ enum NodeState {
     Done(Option<bool>),
     /// Failed for good, with an `error` edge to take.
     Errored,
+    /// A wait that timed out, with a `timeout` edge to take.
+    TimedOut,
     Skipped,
 }
 
@@ -84,115 +92,303 @@ pub fn plan(
     steps: &HashMap<String, StepState>,
     limits: &TemplateLimits,
 ) -> Plan {
-    let index = graph.index();
-    let mut context = Context::new(trigger, input);
-    let mut state = vec![NodeState::Pending; graph.nodes.len()];
-    let mut new_steps = Vec::new();
-    let mut failure: Option<Value> = None;
-    let mut waiting = false;
-    for &i in index.topological() {
-        let node = &graph.nodes[i];
-        let id = node.id.as_str();
-        let reached = if matches!(node.kind, NodeKind::Trigger(_)) {
-            true
-        } else {
-            let sources = || index.incoming(i).iter().filter_map(|&j| Some((j, index.ends(j)?.0)));
-            if sources().any(|(_, s)| state[s] == NodeState::Pending) {
+    plan_focused(graph, input, trigger, steps, limits, None)
+}
+
+/// The context a step's node is rendered against: for a top-level node, the whole plan's; for
+/// an item of a `map`, the item's (with `item`, `index` and the item's own node outputs).
+pub fn context_for(
+    graph: &FlowGraph,
+    input: &Value,
+    trigger: &Value,
+    steps: &HashMap<String, StepState>,
+    limits: &TemplateLimits,
+    step_node_id: &str,
+) -> Context {
+    let plan = plan_focused(graph, input, trigger, steps, limits, Some(step_node_id));
+    plan.focused.unwrap_or(plan.context)
+}
+
+fn plan_focused(
+    graph: &FlowGraph,
+    input: &Value,
+    trigger: &Value,
+    steps: &HashMap<String, StepState>,
+    limits: &TemplateLimits,
+    focus: Option<&str>,
+) -> Plan {
+    let mut walker = Walker { trigger, steps, limits, new_steps: Vec::new(), response: None, focus, focused: None };
+    let walked = walker.walk(graph, Context::new(trigger, input), "");
+    Plan {
+        new_steps: walker.new_steps,
+        context: walked.context,
+        outcome: walked.outcome,
+        response: walker.response,
+        focused: walker.focused,
+    }
+}
+
+/// One pass over a graph (a flow's, or a `map` item's).
+struct Walker<'a> {
+    trigger: &'a Value,
+    steps: &'a HashMap<String, StepState>,
+    limits: &'a TemplateLimits,
+    new_steps: Vec<NewStep>,
+    response: Option<Value>,
+    focus: Option<&'a str>,
+    focused: Option<Context>,
+}
+
+struct Walked {
+    context: Context,
+    outcome: Outcome,
+    /// The output of the last node done, in topological order (a `map` item's result).
+    last_output: Value,
+}
+
+impl Walker<'_> {
+    /// Walks `graph` in topological order from its trigger (or, in a `map`'s graph, from the
+    /// nodes no edge enters); `prefix` is prepended to node ids to name their steps.
+    fn walk(&mut self, graph: &FlowGraph, mut context: Context, prefix: &str) -> Walked {
+        let index = graph.index();
+        let limits = self.limits;
+        let mut state = vec![NodeState::Pending; graph.nodes.len()];
+        let mut failure: Option<Value> = None;
+        let mut waiting = false;
+        let mut last_output = Value::Null;
+        for &i in index.topological() {
+            let node = &graph.nodes[i];
+            let id = node.id.as_str();
+            let incoming = index.incoming(i);
+            let reached = if matches!(node.kind, NodeKind::Trigger(_)) || (!prefix.is_empty() && incoming.is_empty()) {
+                true
+            } else {
+                let sources = || incoming.iter().filter_map(|&j| Some((j, index.ends(j)?.0)));
+                if sources().any(|(_, s)| state[s] == NodeState::Pending) {
+                    continue;
+                }
+                sources().any(|(j, s)| {
+                    let edge = &graph.edges[j];
+                    match state[s] {
+                        NodeState::Done(None) => edge.kind == EdgeKind::Next,
+                        NodeState::Done(Some(result)) => {
+                            edge.kind == EdgeKind::Next
+                                && edge.when.as_deref() == Some(if result { "true" } else { "false" })
+                        }
+                        NodeState::Errored => edge.kind == EdgeKind::Error,
+                        NodeState::TimedOut => edge.kind == EdgeKind::Timeout,
+                        NodeState::Pending | NodeState::Skipped => false,
+                    }
+                })
+            };
+            if !reached {
+                state[i] = NodeState::Skipped;
                 continue;
             }
-            sources().any(|(j, s)| {
-                let edge = &graph.edges[j];
-                match state[s] {
-                    NodeState::Done(None) => edge.kind == EdgeKind::Next,
-                    NodeState::Done(Some(result)) => {
-                        edge.kind == EdgeKind::Next
-                            && edge.when.as_deref() == Some(if result { "true" } else { "false" })
-                    }
-                    NodeState::Errored => edge.kind == EdgeKind::Error,
-                    NodeState::Pending | NodeState::Skipped => false,
-                }
-            })
-        };
-        if !reached {
-            state[i] = NodeState::Skipped;
-            continue;
-        }
-        let result: Result<Option<Value>, Value> = match &node.kind {
-            NodeKind::Trigger(_) => Ok(Some(trigger.clone())),
-            NodeKind::Condition(c) => template::evaluate_condition_in(&c.expression, &context, limits)
-                .map(|r| Some(json!({"result": r})))
-                .map_err(|e| json!({"node": id, "message": format!("the condition failed: {}", e.message)})),
-            NodeKind::Transform(t) => {
-                let failed = |message: String, pointer: &str| json!({"node": id, "pointer": pointer, "message": format!("the transform failed: {message}")});
-                match template::render_in(&Value::Object(t.set.clone()), &context, limits, limits.vars_cap()) {
-                    Ok(v) => {
-                        let set = v.as_object().cloned().unwrap_or_default();
-                        // Checked before anything is set: a failure an error path handles leaves
-                        // the vars as they were.
-                        if context.vars_bytes_with(&set) > limits.max_vars_bytes {
-                            Err(failed(
-                                format!(
-                                    "the run's vars would pass {} bytes (flows.max_vars_bytes)",
-                                    limits.max_vars_bytes
-                                ),
-                                "",
-                            ))
-                        } else {
-                            for (name, value) in set {
-                                context.set_var(&name, value);
+            let step_id: Cow<'_, str> =
+                if prefix.is_empty() { Cow::Borrowed(id) } else { Cow::Owned(format!("{prefix}{id}")) };
+            let result: Result<Option<Value>, Value> = match &node.kind {
+                NodeKind::Trigger(_) => Ok(Some(self.trigger.clone())),
+                NodeKind::Condition(c) => template::evaluate_condition_in(&c.expression, &context, limits)
+                    .map(|r| Some(json!({"result": r})))
+                    .map_err(|e| json!({"node": id, "message": format!("the condition failed: {}", e.message)})),
+                NodeKind::Transform(t) => transform(id, t, &mut context, limits),
+                NodeKind::End(_) => Ok(Some(json!({}))),
+                NodeKind::Respond(r) => {
+                    let rendered = template::render_in(
+                        &json!({"status": r.status, "headers": r.headers, "body": r.body}),
+                        &context,
+                        limits,
+                        limits.step_input_cap(),
+                    );
+                    match rendered {
+                        Ok(response) => {
+                            if prefix.is_empty() && self.response.is_none() {
+                                self.response = Some(response.clone());
                             }
-                            Ok(Some(v))
+                            Ok(Some(response))
                         }
+                        Err(e) => Err(
+                            json!({"node": id, "pointer": e.pointer, "message": format!("the response failed: {}", e.message)}),
+                        ),
                     }
-                    Err(e) => Err(failed(e.message, &e.pointer)),
                 }
-            }
-            NodeKind::End(_) => Ok(Some(json!({}))),
-            NodeKind::PluginAction(_) | NodeKind::Delay(_) | NodeKind::AiContext(_) => match steps.get(id) {
-                None => {
-                    let delay_ms = if let NodeKind::Delay(d) = &node.kind { d.duration_ms } else { 0 };
-                    new_steps.push(NewStep { node_id: id.to_string(), node_type: node.kind.type_name(), delay_ms });
-                    Ok(None)
-                }
-                Some(StepState::InFlight) => Ok(None),
-                Some(StepState::Succeeded(out)) => {
-                    if matches!(node.kind, NodeKind::AiContext(_)) {
-                        context.set_var("aiContext", crate::enrich::snippets_of(out));
+                NodeKind::Map(m) => self.map(id, &step_id, m, &context),
+                _ => {
+                    if self.focus == Some(step_id.as_ref()) && !prefix.is_empty() {
+                        self.focused = Some(context.clone());
                     }
-                    Ok(Some(out.clone()))
+                    match self.steps.get(step_id.as_ref()) {
+                        None => {
+                            let delay_ms = if let NodeKind::Delay(d) = &node.kind { d.duration_ms } else { 0 };
+                            self.new_steps.push(NewStep {
+                                node_id: step_id.into_owned(),
+                                node_type: node.kind.type_name(),
+                                delay_ms,
+                            });
+                            Ok(None)
+                        }
+                        Some(StepState::InFlight) => Ok(None),
+                        Some(StepState::Succeeded(out)) => {
+                            if matches!(node.kind, NodeKind::AiContext(_)) {
+                                context.set_var("aiContext", crate::enrich::snippets_of(out));
+                            }
+                            Ok(Some(out.clone()))
+                        }
+                        Some(StepState::Failed(err)) => Err(err.clone()),
+                    }
                 }
-                Some(StepState::Failed(err)) => Err(err.clone()),
-            },
-        };
-        match result {
-            Ok(Some(out)) => {
-                let condition = matches!(node.kind, NodeKind::Condition(_)).then(|| out["result"] == Value::Bool(true));
-                context.set_output(id, &out);
-                state[i] = NodeState::Done(condition);
-            }
-            Ok(None) => waiting = true,
-            Err(err) => {
-                let handled = index.outgoing(i).iter().any(|&j| graph.edges[j].kind == EdgeKind::Error);
-                if handled || node.continue_on_fail {
-                    context.set_error(id, &err);
-                    state[i] = if handled {
-                        NodeState::Errored
+            };
+            match result {
+                Ok(Some(out)) => {
+                    let condition =
+                        matches!(node.kind, NodeKind::Condition(_)).then(|| out["result"] == Value::Bool(true));
+                    context.set_output(id, &out);
+                    last_output = out;
+                    state[i] = NodeState::Done(condition);
+                }
+                Ok(None) => waiting = true,
+                Err(err) => {
+                    let takes = |kind: EdgeKind| index.outgoing(i).iter().any(|&j| graph.edges[j].kind == kind);
+                    let timed_out = matches!(node.kind, NodeKind::Wait(_)) && err["kind"] == "timeout";
+                    if timed_out && takes(EdgeKind::Timeout) {
+                        context.set_error(id, &err);
+                        state[i] = NodeState::TimedOut;
+                        continue;
+                    }
+                    let handled = takes(EdgeKind::Error);
+                    if handled || node.continue_on_fail {
+                        context.set_error(id, &err);
+                        state[i] = if handled {
+                            NodeState::Errored
+                        } else {
+                            NodeState::Done(matches!(node.kind, NodeKind::Condition(_)).then_some(false))
+                        };
                     } else {
-                        NodeState::Done(matches!(node.kind, NodeKind::Condition(_)).then_some(false))
-                    };
-                } else {
-                    failure.get_or_insert(err);
+                        failure.get_or_insert(err);
+                    }
                 }
             }
+        }
+        let outcome = match (failure, waiting) {
+            (Some(err), _) => Outcome::Failed(err),
+            (None, true) => Outcome::Waiting,
+            (None, false) => Outcome::Succeeded,
+        };
+        Walked { context, outcome, last_output }
+    }
+
+    /// A `map`: walks its graph once per item, starting items in order while fewer than its
+    /// concurrency are in flight. Done when every item is; fails when more items failed than
+    /// it tolerates.
+    fn map(&mut self, id: &str, step_id: &str, m: &MapConfig, context: &Context) -> Result<Option<Value>, Value> {
+        let failed = |message: String| json!({"node": id, "message": message});
+        let items = match template::evaluate_in(&m.items, context, self.limits) {
+            Ok(Value::Array(items)) => items,
+            Ok(other) => {
+                let kind = match other {
+                    Value::Null => "null",
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    Value::String(_) => "a string",
+                    _ => "an object",
+                };
+                return Err(failed(format!("the map's items (`{}`) are {kind}, not an array", m.items)));
+            }
+            Err(e) => return Err(failed(format!("the map's items failed: {}", e.message))),
+        };
+        if items.len() > MapConfig::MAX_ITEMS {
+            return Err(failed(format!(
+                "the map has {} items; a map may have at most {}",
+                items.len(),
+                MapConfig::MAX_ITEMS
+            )));
+        }
+        // Only step nodes say whether an item has started: an item of inline nodes only is
+        // settled in the pass that reaches it.
+        let step_nodes: Vec<&str> = m
+            .graph
+            .nodes
+            .iter()
+            .filter(|n| n.kind.is_step() || matches!(n.kind, NodeKind::Map(_)))
+            .map(|n| n.id.as_str())
+            .collect();
+        let concurrency = m.concurrency();
+        let mut results = vec![Value::Null; items.len()];
+        let mut failures = Vec::new();
+        let mut in_flight = 0;
+        let mut pending = false;
+        for (i, item) in items.iter().enumerate() {
+            let prefix = format!("{step_id}[{i}].");
+            let started = step_nodes.iter().any(|node| self.started(&format!("{prefix}{node}")));
+            if !started && in_flight >= concurrency {
+                // Items start in order: no later item has started either.
+                pending = true;
+                break;
+            }
+            let walked = self.walk(&m.graph, context.for_item(item, i), &prefix);
+            match walked.outcome {
+                Outcome::Waiting => {
+                    in_flight += 1;
+                    pending = true;
+                }
+                Outcome::Succeeded => results[i] = walked.last_output,
+                Outcome::Failed(error) => failures.push(json!({"index": i, "error": error})),
+            }
+        }
+        if failures.len() > m.tolerated_failures as usize {
+            let first = failures[0]["error"]["message"].as_str().unwrap_or("an item failed").to_string();
+            return Err(json!({
+                "node": id,
+                "message": format!("{} of the map's items failed (it tolerates {}); the first: {first}", failures.len(), m.tolerated_failures),
+                "failures": failures,
+            }));
+        }
+        if pending {
+            return Ok(None);
+        }
+        Ok(Some(json!({"results": results, "failures": failures})))
+    }
+
+    /// Whether a step (or, for a nested map, any step under it) exists for `step_id`.
+    fn started(&self, step_id: &str) -> bool {
+        self.steps.contains_key(step_id) || {
+            let nested = format!("{step_id}[");
+            self.steps.keys().any(|k| k.starts_with(&nested))
         }
     }
-    let outcome = match (failure, waiting) {
-        (Some(err), _) => Outcome::Failed(err),
-        (None, true) => Outcome::Waiting,
-        (None, false) => Outcome::Succeeded,
-    };
-    Plan { new_steps, context, outcome }
 }
+
+fn transform(
+    id: &str,
+    t: &TransformConfig,
+    context: &mut Context,
+    limits: &TemplateLimits,
+) -> Result<Option<Value>, Value> {
+    let failed = |message: String, pointer: &str| json!({"node": id, "pointer": pointer, "message": format!("the transform failed: {message}")});
+    match template::render_in(&Value::Object(t.set.clone()), context, limits, limits.vars_cap()) {
+        Ok(v) => {
+            let set = v.as_object().cloned().unwrap_or_default();
+            // Checked before anything is set: a failure an error path handles leaves the vars
+            // as they were.
+            if context.vars_bytes_with(&set) > limits.max_vars_bytes {
+                Err(failed(
+                    format!("the run's vars would pass {} bytes (flows.max_vars_bytes)", limits.max_vars_bytes),
+                    "",
+                ))
+            } else {
+                for (name, value) in set {
+                    context.set_var(&name, value);
+                }
+                Ok(Some(v))
+            }
+        }
+        Err(e) => Err(failed(e.message, &e.pointer)),
+    }
+}
+
+#[cfg(test)]
+mod constructs_tests;
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,9 @@ pub enum StepStatus {
     Running,
     /// Failed retryably; due again at `nextAttemptAt`.
     Retrying,
+    /// Suspended without a worker: a `wait` for its event (or its timeout at `nextAttemptAt`),
+    /// a `subflow` for its child run.
+    Waiting,
     Succeeded,
     Failed,
     Cancelled,
@@ -42,6 +45,8 @@ pub enum RunTrigger {
     Plugin,
     /// A schedule tick.
     Schedule,
+    /// A parent run's `subflow` node.
+    Subflow,
 }
 
 /// A status name that is not one of its enum's.
@@ -93,12 +98,19 @@ macro_rules! names {
 
 pub(crate) use names;
 
-names!(RunTrigger { Manual => "manual", Webhook => "webhook", Plugin => "plugin", Schedule => "schedule" });
+names!(RunTrigger {
+    Manual => "manual",
+    Webhook => "webhook",
+    Plugin => "plugin",
+    Schedule => "schedule",
+    Subflow => "subflow",
+});
 names!(RunStatus { Running => "running", Succeeded => "succeeded", Failed => "failed", Cancelled => "cancelled" });
 names!(StepStatus {
     Pending => "pending",
     Running => "running",
     Retrying => "retrying",
+    Waiting => "waiting",
     Succeeded => "succeeded",
     Failed => "failed",
     Cancelled => "cancelled",

@@ -15,6 +15,7 @@ pub mod runs;
 pub mod step_slots;
 pub mod tenants;
 pub mod triggers;
+pub mod waits;
 
 /// One page of a cursor-paginated list. The cursor is the id of the last item (ids are ULIDs,
 /// so they sort by creation).

@@ -35,6 +35,17 @@ pub struct Run {
     pub finished_at: Option<DateTime<Utc>>,
     /// How it was started; `None` for runs started before this was recorded.
     pub trigger_kind: Option<RunTrigger>,
+    /// A child run's parent: the run and the `subflow` step that started it.
+    pub parent: Option<ParentLink>,
+    /// A synchronous webhook's answer (`{status, headers, body}`), once a `respond` node set it.
+    pub response: Option<Value>,
+}
+
+/// Where a child run reports its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentLink {
+    pub run_id: String,
+    pub step_id: String,
 }
 
 /// Now, at the precision the databases store (microseconds), for rows returned without being
@@ -84,6 +95,11 @@ fn run_of(m: runs::Model) -> Run {
         started_at: m.started_at,
         finished_at: m.finished_at,
         trigger_kind: m.trigger_kind.as_deref().and_then(|k| k.parse().ok()),
+        parent: match (m.parent_run_id, m.parent_step_id) {
+            (Some(run_id), Some(step_id)) => Some(ParentLink { run_id, step_id }),
+            _ => None,
+        },
+        response: m.response,
     }
 }
 
@@ -120,6 +136,7 @@ pub struct NewRun {
     pub input: Value,
     pub trigger: Option<Value>,
     pub trigger_kind: RunTrigger,
+    pub parent: Option<ParentLink>,
 }
 
 /// The run with this idempotency key, if any.
@@ -191,6 +208,9 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewRun) -> Result<Run, Store
         started_at: Set(Some(now)),
         finished_at: Set(None),
         trigger_kind: Set(Some(new.trigger_kind.as_str().into())),
+        parent_run_id: Set(new.parent.as_ref().map(|p| p.run_id.clone())),
+        parent_step_id: Set(new.parent.as_ref().map(|p| p.step_id.clone())),
+        response: Set(None),
     };
     runs::Entity::insert(run.clone()).exec_without_returning(db).await.map_err(|e| StoreError::from_db("run", e))?;
     // Every column was set above: the row is known without reading it back.
@@ -246,6 +266,8 @@ pub struct RunQuery {
     pub error_contains: Option<String>,
     /// How it was started.
     pub trigger_kind: Option<RunTrigger>,
+    /// Children of this run (started by its `subflow` nodes).
+    pub parent: Option<RunId>,
     /// Oldest first instead of newest first.
     pub oldest_first: bool,
     /// The last id of the previous page, in the same order.
@@ -281,6 +303,9 @@ pub async fn list(
     }
     if let Some(kind) = query.trigger_kind {
         select = select.filter(runs::Column::TriggerKind.eq(kind.as_str()));
+    }
+    if let Some(parent) = query.parent {
+        select = select.filter(runs::Column::ParentRunId.eq(parent.to_string()));
     }
     if let Some(since) = query.since {
         select = select.filter(runs::Column::Id.gte(id_bound(since)));
@@ -485,14 +510,15 @@ pub async fn reopen_run(db: &impl ConnectionTrait, run_id: &str) -> Result<bool,
     Ok(result.rows_affected == 1)
 }
 
-/// Resets the run's failed steps to `pending` with fresh attempts; returns their ids.
+/// Resets the run's failed steps (and those its failure cancelled) to `pending` with fresh
+/// attempts; returns their ids.
 ///
 /// # Errors
 /// On a database failure.
 pub async fn reset_failed_steps(db: &impl ConnectionTrait, run_id: &str) -> Result<Vec<String>, StoreError> {
     let failed: Vec<String> = steps::Entity::find()
         .filter(steps::Column::RunId.eq(run_id))
-        .filter(steps::Column::Status.eq(StepStatus::Failed.as_str()))
+        .filter(steps::Column::Status.is_in([StepStatus::Failed.as_str(), StepStatus::Cancelled.as_str()]))
         .all(db)
         .await?
         .into_iter()
@@ -506,7 +532,7 @@ pub async fn reset_failed_steps(db: &impl ConnectionTrait, run_id: &str) -> Resu
         .col_expr(steps::Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(steps::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(steps::Column::RunId.eq(run_id))
-        .filter(steps::Column::Status.eq(StepStatus::Failed.as_str()))
+        .filter(steps::Column::Status.is_in([StepStatus::Failed.as_str(), StepStatus::Cancelled.as_str()]))
         .exec(db)
         .await?;
     Ok(failed)
@@ -526,12 +552,128 @@ pub async fn cancel(db: &impl ConnectionTrait, run_id: &str) -> Result<bool, Sto
         .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
         .exec(db)
         .await?;
+    if result.rows_affected == 1 {
+        cancel_unfinished_steps(db, run_id).await?;
+    }
+    Ok(result.rows_affected == 1)
+}
+
+/// Cancels a run's steps that have not started or are suspended, and closes its waits: none of
+/// them runs again. A running attempt finishes, and nothing follows it.
+///
+/// # Errors
+/// On a database failure.
+pub async fn cancel_unfinished_steps(db: &impl ConnectionTrait, run_id: &str) -> Result<(), StoreError> {
+    let now = Utc::now();
     steps::Entity::update_many()
         .col_expr(steps::Column::Status, Expr::value(StepStatus::Cancelled.as_str()))
         .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+        .col_expr(steps::Column::FinishedAt, Expr::value(Some(now)))
         .col_expr(steps::Column::ParkedAt, Expr::value(Option::<DateTime<Utc>>::None))
         .filter(steps::Column::RunId.eq(run_id))
-        .filter(steps::Column::Status.is_in([StepStatus::Pending.as_str(), StepStatus::Retrying.as_str()]))
+        .filter(steps::Column::Status.is_in([
+            StepStatus::Pending.as_str(),
+            StepStatus::Retrying.as_str(),
+            StepStatus::Waiting.as_str(),
+        ]))
+        .exec(db)
+        .await?;
+    super::waits::delete_of_run(db, run_id).await?;
+    Ok(())
+}
+
+/// The ids of `run_id`'s child runs still running.
+///
+/// # Errors
+/// On a database failure.
+pub async fn running_children(db: &impl ConnectionTrait, run_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(runs::Entity::find()
+        .select_only()
+        .column(runs::Column::Id)
+        .filter(runs::Column::ParentRunId.eq(run_id))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .into_tuple::<String>()
+        .all(db)
+        .await?)
+}
+
+/// The child run a `subflow` step started, if any.
+///
+/// # Errors
+/// On a database failure.
+pub async fn child_of_step(db: &impl ConnectionTrait, step_id: &str) -> Result<Option<Run>, StoreError> {
+    Ok(runs::Entity::find()
+        .filter(runs::Column::ParentStepId.eq(step_id))
+        .order_by_asc(runs::Column::Id)
+        .one(db)
+        .await?
+        .map(run_of))
+}
+
+/// Keeps a synchronous webhook's answer on its run, unless one is kept already (the first
+/// `respond` node reached answers). `true` when this one was kept.
+///
+/// # Errors
+/// On a database failure.
+pub async fn set_response(db: &impl ConnectionTrait, run_id: &str, response: &Value) -> Result<bool, StoreError> {
+    let result = runs::Entity::update_many()
+        .col_expr(runs::Column::Response, Expr::value(Some(response.clone())))
+        .filter(runs::Column::Id.eq(run_id))
+        .filter(runs::Column::Response.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Ends a `waiting` step (a wait resumed or timed out, a child run ended) with `status`, its
+/// output and error. `false` when it was not waiting (another event ended it first).
+///
+/// # Errors
+/// On a database failure.
+pub async fn end_wait(
+    db: &impl ConnectionTrait,
+    step_id: &str,
+    status: StepStatus,
+    output: Option<Value>,
+    error: Option<Value>,
+) -> Result<bool, StoreError> {
+    let now = Utc::now();
+    let result = steps::Entity::update_many()
+        .col_expr(steps::Column::Status, Expr::value(status.as_str()))
+        .col_expr(steps::Column::Output, Expr::value(output))
+        .col_expr(steps::Column::Error, Expr::value(error))
+        .col_expr(steps::Column::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(steps::Column::FinishedAt, Expr::value(status.is_final().then_some(now)))
+        .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+        .filter(steps::Column::Id.eq(step_id))
+        .filter(steps::Column::Status.eq(StepStatus::Waiting.as_str()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Puts a claimed step (its attempt still running) into `waiting`, due again at `due` (a wait's
+/// timeout) or never. `false` when the attempt is no longer the running one.
+///
+/// # Errors
+/// On a database failure.
+pub async fn start_waiting(
+    db: &impl ConnectionTrait,
+    step: &Step,
+    input: Option<Value>,
+    output: Option<Value>,
+    due: Option<DateTime<Utc>>,
+) -> Result<bool, StoreError> {
+    let result = steps::Entity::update_many()
+        .col_expr(steps::Column::Status, Expr::value(StepStatus::Waiting.as_str()))
+        .col_expr(steps::Column::Input, Expr::value(input))
+        .col_expr(steps::Column::Output, Expr::value(output))
+        .col_expr(steps::Column::NextAttemptAt, Expr::value(due))
+        .col_expr(steps::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(steps::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(steps::Column::Id.eq(step.id.as_str()))
+        .filter(steps::Column::Status.eq(StepStatus::Running.as_str()))
+        .filter(steps::Column::Attempt.eq(step.attempt))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -572,6 +714,12 @@ pub async fn orphaned_steps(
                                 )
                                 .add(steps::Column::NextAttemptAt.lt(stale)),
                         ),
+                )
+                // A wait whose timeout passed long ago: its timeout job was lost.
+                .add(
+                    Condition::all()
+                        .add(steps::Column::Status.eq(StepStatus::Waiting.as_str()))
+                        .add(steps::Column::NextAttemptAt.lt(stale)),
                 ),
         )
         // Longest-waiting first, so a truly orphaned step never waits behind a backlog of
@@ -603,6 +751,7 @@ pub async fn stalled_runs(
             StepStatus::Pending.as_str(),
             StepStatus::Running.as_str(),
             StepStatus::Retrying.as_str(),
+            StepStatus::Waiting.as_str(),
         ]))
         .to_owned();
     Ok(runs::Entity::find()

@@ -20,6 +20,8 @@ pub enum WorkItem {
     RestHookDelivery { id: HookDeliveryId },
     /// Starting the run of a verified inbound delivery.
     InboundDelivery { id: InboundEventId },
+    /// A run's timeout (its flow's `timeoutMs`): the run fails if it is still going.
+    RunDeadline { id: RunId },
 }
 
 /// The kind of a [`WorkItem`], as its payload's `kind` says.
@@ -29,6 +31,7 @@ pub enum WorkKind {
     ChannelMessage,
     RestHookDelivery,
     InboundDelivery,
+    RunDeadline,
 }
 
 impl WorkKind {
@@ -39,6 +42,7 @@ impl WorkKind {
             Self::ChannelMessage => "channelMessage",
             Self::RestHookDelivery => "restHookDelivery",
             Self::InboundDelivery => "inboundDelivery",
+            Self::RunDeadline => "runDeadline",
         }
     }
 }
@@ -81,12 +85,21 @@ impl WorkItem {
         Ok(Self::InboundDelivery { id: parse("inbound event", id)? })
     }
 
+    /// The item for a run's timeout.
+    ///
+    /// # Errors
+    /// `NotFound` when the id is malformed.
+    pub fn run_deadline(run_id: &str) -> Result<Self, StoreError> {
+        Ok(Self::RunDeadline { id: parse("run", run_id)? })
+    }
+
     pub fn kind(&self) -> WorkKind {
         match self {
             Self::Step { .. } => WorkKind::Step,
             Self::ChannelMessage { .. } => WorkKind::ChannelMessage,
             Self::RestHookDelivery { .. } => WorkKind::RestHookDelivery,
             Self::InboundDelivery { .. } => WorkKind::InboundDelivery,
+            Self::RunDeadline { .. } => WorkKind::RunDeadline,
         }
     }
 
@@ -97,6 +110,7 @@ impl WorkItem {
             Self::ChannelMessage { id } => id.to_string(),
             Self::RestHookDelivery { id } => id.to_string(),
             Self::InboundDelivery { id } => id.to_string(),
+            Self::RunDeadline { id } => id.to_string(),
         }
     }
 }

@@ -68,6 +68,7 @@ impl WorkRunner {
             WorkItem::ChannelMessage { id } => self.channels.send(&id.to_string()).await,
             WorkItem::RestHookDelivery { id } => self.hooks.deliver(&id.to_string()).await,
             WorkItem::InboundDelivery { id } => self.inbound.process(&id.to_string()).await.map(|_| ()),
+            WorkItem::RunDeadline { id } => self.runs.run_deadline(&id.to_string()).await,
         }
     }
 

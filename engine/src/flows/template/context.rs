@@ -47,6 +47,8 @@ pub struct Context {
     vars_bytes: usize,
     vars_view: Arc<Entries>,
     nodes: Arc<Entries>,
+    /// Inside a `map`'s graph: the item (`item`) and its position (`index`).
+    item: Option<(minijinja::Value, usize)>,
 }
 
 impl Context {
@@ -60,7 +62,16 @@ impl Context {
             vars_bytes: 0,
             vars_view: Arc::default(),
             nodes: Arc::default(),
+            item: None,
         }
+    }
+
+    /// This context as a `map` item's graph sees it: `item` and `index` set. (Its nodes'
+    /// outputs and variables stay the item's own.)
+    pub fn for_item(&self, item: &Value, index: usize) -> Self {
+        let mut context = self.clone();
+        context.item = Some((minijinja::Value::from_serialize(item), index));
+        context
     }
 
     /// Sets variable `name` (`vars.<name>`), replacing any earlier value.
@@ -114,11 +125,15 @@ impl Context {
 
     /// The root value templates are rendered against (cheap: it shares the context's values).
     pub(super) fn root(&self) -> minijinja::Value {
-        minijinja::context! {
+        let root = minijinja::context! {
             trigger => self.trigger.clone(),
             input => self.input.clone(),
             vars => minijinja::Value::from_dyn_object(self.vars_view.clone()),
             nodes => minijinja::Value::from_dyn_object(self.nodes.clone()),
+        };
+        match &self.item {
+            None => root,
+            Some((item, index)) => minijinja::context! { item => item.clone(), index => *index, ..root },
         }
     }
 }
