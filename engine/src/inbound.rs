@@ -37,6 +37,9 @@ use crate::work::queue::{CommitError, QueueError, commit};
 use crate::work::{Job, WorkItem, WorkKind};
 
 pub mod signature;
+mod sync;
+
+pub use sync::SyncAnswer;
 
 /// The inbox's plugin id for plain webhook triggers (no plugin verifies them).
 pub const PLAIN_WEBHOOK: &str = "webhook";
@@ -111,6 +114,18 @@ pub struct Receipt {
     pub disposition: Disposition,
     /// Content type and body the vendor expects (TwiML, a SOAP ack), if any.
     pub acknowledgement: Option<(String, Vec<u8>)>,
+    /// For a `respond: "sync"` webhook: the delivery's inbox id (new or seen before) and how
+    /// long its caller waits for the run's answer (see [`Inbound::answer`]).
+    pub sync: Option<SyncDelivery>,
+}
+
+/// A synchronous webhook delivery, to answer with its run's response.
+#[derive(Debug, Clone)]
+pub struct SyncDelivery {
+    pub tenant_id: TenantId,
+    pub flow_id: FlowId,
+    pub inbox_id: String,
+    pub timeout: std::time::Duration,
 }
 
 /// Triggers and the webhook inbox. Cheap to clone.
@@ -298,6 +313,8 @@ impl Inbound {
         let flow_id: FlowId = subscription.flow_id.parse().map_err(|_| unknown())?;
         // `message.received` for REST-hook subscribers, published with a new channel message.
         let mut message_received = None;
+        // How long the caller of a `respond: "sync"` webhook waits for its run's answer.
+        let mut sync_timeout = None;
         let (plugin_id, delivery_id, event, acknowledgement) = match &subscription.plugin_id {
             Some(plugin) => {
                 let bot_id = match store::flows::get(db, tenant, flow_id).await {
@@ -320,6 +337,7 @@ impl Inbound {
                         plugin_id: plugin.clone(),
                         disposition: Disposition::Ignored,
                         acknowledgement: accepted.acknowledgement,
+                        sync: None,
                     });
                 };
                 let mut event = delivery.event;
@@ -351,6 +369,7 @@ impl Inbound {
                 (plugin.clone(), delivery.delivery_id, event, accepted.acknowledgement)
             }
             None => {
+                sync_timeout = sync::respond_timeout(db, tenant, flow_id).await?;
                 let delivery_id = match subscription.config.get("signingSecret").and_then(Value::as_str) {
                     Some(sealed) => {
                         let field = signing_field(&subscription.id);
@@ -387,7 +406,7 @@ impl Inbound {
                 plugin_id: plugin_id.clone(),
                 hook_id: hook_id.to_string(),
                 flow_id: subscription.flow_id.clone(),
-                delivery_id,
+                delivery_id: delivery_id.clone(),
                 header_names: request.headers.iter().map(|(name, _)| name.clone()).collect(),
                 body_sha256: sha2::Sha256::digest(&request.body).to_vec(),
                 sealed_event,
@@ -409,8 +428,19 @@ impl Inbound {
             CommitError::Store(s) => ReceiveError::Store(s),
             CommitError::Queue(q) => ReceiveError::Queue(q),
         })?;
+        let sync = match sync_timeout {
+            None => None,
+            Some(timeout) => {
+                let inbox_id = if stored {
+                    Some(id.clone())
+                } else {
+                    inbound::id_of_delivery(db, &subscription.tenant_id, &plugin_id, &delivery_id).await?
+                };
+                inbox_id.map(|inbox_id| SyncDelivery { tenant_id: tenant, flow_id, inbox_id, timeout })
+            }
+        };
         let disposition = if stored { Disposition::Accepted(id) } else { Disposition::Duplicate };
-        Ok(Receipt { plugin_id, disposition, acknowledgement })
+        Ok(Receipt { plugin_id, disposition, acknowledgement, sync })
     }
 
     /// Starts the run of a stored delivery (once: the run's idempotency key is the inbox id).

@@ -221,6 +221,94 @@ async fn a_sigkill_mid_flight_loses_no_run_on_postgres() {
     sigkill_mid_flight(Some(&url)).await;
 }
 
+/// A SIGKILL in the middle of a `map` of 50 items (issue #16, acceptance 2): after a restart the
+/// map completes, every item's step succeeded once, and the vendor saw each item's call under
+/// that item's one idempotency key (a repeat only for an attempt the kill lost, audited so).
+async fn sigkill_mid_map(database_url: Option<&str>) {
+    let vendor = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(150)))
+        .mount(&vendor)
+        .await;
+    let cwd = tempfile::tempdir().unwrap();
+    let mut env = vec![("BACON_HTTP__BIND", "127.0.0.1:0"), ("BACON_WORKERS__LEASE_SECS", "3")];
+    if let Some(url) = database_url {
+        env.push(("BACON_DATABASE_URL", url));
+    }
+    let mut server = ServerProcess::start(cwd.path(), &["serve"], &env);
+    let base = server.wait_for_listening().await;
+    let api = Api { base, key: server.first_tenant_key(), client: bacon_tests::http_client() };
+    let settings = json!({"allowedHosts": [vendor.uri()]});
+    let (status, _) = api.send(reqwest::Method::PUT, "/v1/plugins/bacon-plugin-http/settings", Some(settings)).await;
+    assert_eq!(status, 200);
+    let graph = json!({
+        "nodes": [
+            {"id": "t", "type": "trigger", "config": {}},
+            {"id": "each", "type": "map", "config": {"items": "range(50) | list", "concurrency": 5,
+                "graph": {"nodes": [{"id": "call", "type": "plugin_action", "config": {
+                    "pluginId": "bacon-plugin-http", "actionName": "request",
+                    "payload": {"method": "POST", "url": format!("{}/item", vendor.uri()), "body": {"item": "{{ item }}"}}}}]}}},
+            {"id": "count", "type": "transform", "config": {"set": {"results": "{{ nodes.each.output.results | length }}"}}}
+        ],
+        "edges": [{"id": "1", "source": "t", "target": "each"}, {"id": "2", "source": "each", "target": "count"}]
+    });
+    let (status, flow) =
+        api.send(reqwest::Method::POST, "/v1/flows", Some(json!({"name": "map", "graph": graph}))).await;
+    assert_eq!(status, 201, "{flow}");
+    let flow = flow["id"].as_str().unwrap().to_string();
+    let (status, run) = api.send(reqwest::Method::POST, &format!("/v1/flows/{flow}/runs"), Some(json!({}))).await;
+    assert_eq!(status, 202, "{run}");
+    let run = run["id"].as_str().unwrap().to_string();
+    wait::until("the map to be under way", Duration::from_secs(30), || async {
+        (vendor.received_requests().await.unwrap().len() >= 12).then_some(())
+    })
+    .await;
+    server.child.start_kill().unwrap();
+    server.child.wait().await.unwrap();
+
+    let mut restarted = ServerProcess::start(cwd.path(), &["serve"], &env);
+    let base = restarted.wait_for_listening().await;
+    let api = Api { base, ..api };
+    let finished = wait::until("the map's run to end after the crash", Duration::from_secs(120), || async {
+        let (_, run) = api.send(reqwest::Method::GET, &format!("/v1/runs/{run}"), None).await;
+        (run["status"] != "running").then_some(run)
+    })
+    .await;
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    assert_eq!(finished["vars"]["results"], 50);
+    let steps = finished["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 50, "one step per item");
+    assert!(steps.iter().all(|s| s["status"] == "succeeded"), "{finished}");
+    let keys: HashSet<String> = steps.iter().map(|s| format!("{run}:{}", s["id"].as_str().unwrap())).collect();
+    let received: HashSet<String> = vendor
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.headers["idempotency-key"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(received, keys, "each item's call was made under its own step's one key");
+    let url = database_url
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("sqlite://{}", cwd.path().join("data/bacon.db").display()));
+    let lost = assert_every_call_audited(&url, &vendor).await;
+    eprintln!("item attempts lost to the SIGKILL and audited as such: {lost}");
+    restarted.terminate(Duration::from_secs(30)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_mid_map_completes_every_item_once_on_sqlite() {
+    sigkill_mid_map(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_mid_map_completes_every_item_once_on_postgres() {
+    let Some(url) = bacon_tests::postgres::fresh_database().await else {
+        return bacon_tests::postgres::print_skip("a_sigkill_mid_map_completes_every_item_once_on_postgres");
+    };
+    sigkill_mid_map(Some(&url)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_and_an_api_share_postgres() {
     let Some(url) = bacon_tests::postgres::fresh_database().await else {

@@ -70,6 +70,27 @@ pub async fn record(db: &impl ConnectionTrait, new: NewInboundEvent) -> Result<b
     Ok(inserted == 1)
 }
 
+/// The inbox id of the delivery `delivery_id` of `plugin_id`, if it was stored.
+///
+/// # Errors
+/// On a database failure.
+pub async fn id_of_delivery(
+    db: &impl ConnectionTrait,
+    tenant_id: &str,
+    plugin_id: &str,
+    delivery_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(events::Entity::find()
+        .select_only()
+        .column(events::Column::Id)
+        .filter(events::Column::TenantId.eq(tenant_id))
+        .filter(events::Column::PluginId.eq(plugin_id))
+        .filter(events::Column::DeliveryId.eq(delivery_id))
+        .into_tuple::<String>()
+        .one(db)
+        .await?)
+}
+
 /// A stored delivery by id, while it is unprocessed.
 ///
 /// # Errors

@@ -14,6 +14,7 @@ mod flows;
 mod health;
 mod inbound_at_rest;
 mod input;
+mod map_nodes;
 mod metrics;
 mod outage;
 mod plain_webhooks;
