@@ -309,6 +309,86 @@ async fn a_sigkill_mid_map_completes_every_item_once_on_postgres() {
     sigkill_mid_map(Some(&url)).await;
 }
 
+/// Waiting runs survive a SIGKILL (issue #16, acceptance 3): one waiting for an event is
+/// resumed by it after the restart, and one with a timeout takes
+/// its `timeout` branch after the restart.
+async fn waits_survive_a_sigkill(database_url: Option<&str>) {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut env = vec![("BACON_HTTP__BIND", "127.0.0.1:0")];
+    if let Some(url) = database_url {
+        env.push(("BACON_DATABASE_URL", url));
+    }
+    let mut server = ServerProcess::start(cwd.path(), &["serve"], &env);
+    let base = server.wait_for_listening().await;
+    let api = Api { base, key: server.first_tenant_key(), client: bacon_tests::http_client() };
+    let graph = |timeout_ms: u64| {
+        json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "hold", "type": "wait", "config": {"event": "go", "timeoutMs": timeout_ms}},
+                {"id": "went", "type": "transform", "config": {"set": {"went": "{{ nodes.hold.output.why }}"}}},
+                {"id": "late", "type": "transform", "config": {"set": {"late": true}}}
+            ],
+            "edges": [
+                {"id": "1", "source": "t", "target": "hold"},
+                {"id": "2", "source": "hold", "target": "went"},
+                {"id": "3", "source": "hold", "target": "late", "kind": "timeout"}
+            ]
+        })
+    };
+    let mut runs = Vec::new();
+    for timeout_ms in [600_000, 4_000] {
+        let (status, flow) = api
+            .send(reqwest::Method::POST, "/v1/flows", Some(json!({"name": "hold", "graph": graph(timeout_ms)})))
+            .await;
+        assert_eq!(status, 201, "{flow}");
+        let path = format!("/v1/flows/{}/runs", flow["id"].as_str().unwrap());
+        let (status, run) = api.send(reqwest::Method::POST, &path, Some(json!({}))).await;
+        assert_eq!(status, 202, "{run}");
+        runs.push(run["id"].as_str().unwrap().to_string());
+    }
+    for run in &runs {
+        wait::until("the run to wait", Duration::from_secs(30), || async {
+            let (_, run) = api.send(reqwest::Method::GET, &format!("/v1/runs/{run}"), None).await;
+            (run["steps"][0]["status"] == "waiting").then_some(())
+        })
+        .await;
+    }
+    server.child.start_kill().unwrap();
+    server.child.wait().await.unwrap();
+
+    let mut restarted = ServerProcess::start(cwd.path(), &["serve"], &env);
+    let base = restarted.wait_for_listening().await;
+    let api = Api { base, ..api };
+    let (status, resumed) = api
+        .send(reqwest::Method::POST, &format!("/v1/runs/{}/events/go", runs[0]), Some(json!({"why": "approved"})))
+        .await;
+    assert_eq!(status, 200, "{resumed}");
+    for (run, var, value) in [(&runs[0], "went", json!("approved")), (&runs[1], "late", json!(true))] {
+        let finished = wait::until("the run to end after the restart", Duration::from_secs(60), || async {
+            let (_, run) = api.send(reqwest::Method::GET, &format!("/v1/runs/{run}"), None).await;
+            (run["status"] != "running").then_some(run)
+        })
+        .await;
+        assert_eq!(finished["status"], "succeeded", "{finished}");
+        assert_eq!(finished["vars"][var], value, "{finished}");
+    }
+    restarted.terminate(Duration::from_secs(30)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_runs_survive_a_sigkill_on_sqlite() {
+    waits_survive_a_sigkill(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_runs_survive_a_sigkill_on_postgres() {
+    let Some(url) = bacon_tests::postgres::fresh_database().await else {
+        return bacon_tests::postgres::print_skip("waiting_runs_survive_a_sigkill_on_postgres");
+    };
+    waits_survive_a_sigkill(Some(&url)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_and_an_api_share_postgres() {
     let Some(url) = bacon_tests::postgres::fresh_database().await else {
