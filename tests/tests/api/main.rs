@@ -27,6 +27,7 @@ mod run_search;
 mod runs;
 mod slow_subscriber;
 mod subflows;
+mod sync_webhooks;
 mod template_references;
 mod tenant_limits;
 mod triggers;
