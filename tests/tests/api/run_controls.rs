@@ -127,3 +127,37 @@ db_test!(
         assert_eq!(sent, [json!({"v": 2, "order": 7}), json!({"v": 1, "order": 7}), json!({"v": 2, "order": 7})]);
     }
 );
+
+db_test!(
+    async fn a_run_past_its_flows_timeout_fails_and_cancels_its_wait_and_child(app) {
+        let key = app.tenant_key.clone();
+        let child_graph = json!({"nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "hold", "type": "wait", "config": {}}],
+            "edges": [{"id": "1", "source": "t", "target": "hold"}]});
+        let child = app.post("/v1/flows", &key, json!({"name": "child", "graph": child_graph})).await;
+        let child = child.json["id"].as_str().unwrap().to_string();
+        let graph = json!({"nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "hold", "type": "wait", "config": {}},
+                {"id": "kid", "type": "subflow", "config": {"flowId": child}}],
+            "edges": [{"id": "1", "source": "t", "target": "hold"}, {"id": "2", "source": "t", "target": "kid"}],
+            "timeoutMs": 1000});
+        let flow = app.post("/v1/flows", &key, json!({"name": "bounded", "graph": graph})).await;
+        assert_eq!(flow.status, 201, "{}", flow.text);
+        let started = app.post(&format!("/v1/flows/{}/runs", flow.json["id"].as_str().unwrap()), &key, json!({})).await;
+        let run = started.json["id"].as_str().unwrap().to_string();
+        let done = ended(&app, &run).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        assert_eq!(done["error"]["kind"], "timeout", "{done}");
+        let statuses: Vec<&str> = done["steps"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["cancelled", "cancelled"], "{done}");
+        let children = app.get(&format!("/v1/runs?parentRunId={run}"), &key).await;
+        assert_eq!(children.json["items"][0]["status"], "cancelled", "{}", children.text);
+
+        let too_long = json!({"nodes": [{"id": "t", "type": "trigger", "config": {}}], "timeoutMs": 0});
+        let refused = app.post("/v1/flows", &key, json!({"name": "bad", "graph": too_long})).await;
+        refused.assert_problem(422, "validation_failed");
+        assert_eq!(refused.json["errors"][0]["pointer"], "/graph/timeoutMs", "{}", refused.text);
+    }
+);

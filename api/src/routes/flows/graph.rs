@@ -20,6 +20,11 @@ pub struct FlowGraph {
     #[serde(default)]
     #[schema(max_items = 20_000)]
     pub edges: Vec<FlowEdge>,
+    /// A run still going this long after it started fails with a `timeout` error; its waits
+    /// and child runs are cancelled (at most 30 days). Not on a `map`'s graph.
+    #[serde(default, rename = "timeoutMs", skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 2_592_000_000_u64)]
+    pub timeout_ms: Option<u64>,
 }
 
 /// A node: an id unique in the graph, its `type` and that type's `config`.
@@ -33,6 +38,10 @@ pub struct FlowGraph {
     ("delay" = "#/components/schemas/DelayNode"),
     ("ai_context" = "#/components/schemas/AiContextNode"),
     ("end" = "#/components/schemas/EndNode"),
+    ("map" = "#/components/schemas/MapNode"),
+    ("subflow" = "#/components/schemas/SubflowNode"),
+    ("wait" = "#/components/schemas/WaitNode"),
+    ("respond" = "#/components/schemas/RespondNode"),
 )))]
 pub enum FlowNode {
     Trigger(TriggerNode),
@@ -42,6 +51,10 @@ pub enum FlowNode {
     Delay(DelayNode),
     AiContext(AiContextNode),
     End(EndNode),
+    Map(MapNode),
+    Subflow(SubflowNode),
+    Wait(WaitNode),
+    Respond(RespondNode),
 }
 
 /// One node type: a struct with `id`, a one-value `type` enum (the discriminator) and `config`.
@@ -97,6 +110,25 @@ node!(
     /// Ends the run successfully.
     EndNode, EndNodeType, End, EndNodeConfig
 );
+node!(
+    /// Runs its own graph once per item of an array, a few items at a time; each item's steps
+    /// are durable steps of the run (`<map>[<index>].<node>`). Output: `{results, failures}`.
+    MapNode, MapNodeType, Map, MapNodeConfig
+);
+node!(
+    /// Starts a run of another flow as a child and waits for it without holding a worker; its
+    /// output is `{runId, status, vars}` of the child.
+    SubflowNode, SubflowNodeType, Subflow, SubflowNodeConfig
+);
+node!(
+    /// Suspends the run until an event is posted to it, a matching delivery arrives, or its
+    /// timeout passes (then its `timeout` edges are taken).
+    WaitNode, WaitNodeType, Wait, WaitNodeConfig
+);
+node!(
+    /// Answers the caller of a `respond: "sync"` webhook (the first one reached answers).
+    RespondNode, RespondNodeType, Respond, RespondNodeConfig
+);
 
 /// How runs of a flow start.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
@@ -130,6 +162,21 @@ pub struct TriggerNodeConfig {
     /// once: `X-Bacon-Timestamp` (Unix seconds, within 5 minutes) and `X-Bacon-Signature:
     /// v1=<hex HMAC-SHA256 of v1:{timestamp}:{body}>`; a replay of a signature starts nothing.
     pub signed: Option<bool>,
+    /// For `webhook` triggers: `sync` holds the caller's request until the run reaches a
+    /// `respond` node, and answers with it (default `async`: answered at once).
+    pub respond: Option<RespondMode>,
+    /// For `respond: "sync"`: how long the caller waits before a 202 with the run id (default
+    /// 10 s).
+    #[schema(minimum = 1, maximum = 60000)]
+    pub respond_timeout_ms: Option<u64>,
+}
+
+/// How a webhook trigger answers its caller.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RespondMode {
+    Async,
+    Sync,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -190,6 +237,84 @@ pub struct AiContextNodeConfig {
 #[serde(deny_unknown_fields)]
 pub struct EndNodeConfig {}
 
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MapNodeConfig {
+    /// An expression giving the array: `trigger.order.lineItems`. At most 10,000 items.
+    pub items: String,
+    /// Items in flight at once (default 10).
+    #[schema(minimum = 1, maximum = 100)]
+    pub concurrency: Option<u32>,
+    /// How many items may fail before the map fails (default 0); a failed item's result is null.
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    pub tolerated_failures: u32,
+    /// What runs for each item: no trigger; it starts at the nodes no edge enters, which see
+    /// `item` and `index` besides the run's context. A `subflow` node here runs a flow per item.
+    /// Each item's result is the output of the last node of this graph that ran.
+    #[schema(no_recursion)]
+    pub graph: Box<FlowGraph>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubflowNodeConfig {
+    /// The child flow (`flow_…`).
+    pub flow_id: String,
+    /// The child flow's version (default: its current one when the node runs).
+    #[schema(minimum = 1)]
+    pub version: Option<i32>,
+    /// The child's input; strings are templates.
+    #[serde(default = "empty_object")]
+    pub input: Value,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaitNodeConfig {
+    /// The name `POST /v1/runs/{runId}/events/{name}` resumes it by (default: the node's id);
+    /// the request body becomes the node's output.
+    pub event: Option<String>,
+    /// Which deliveries resume it: their event becomes the node's output.
+    pub correlation: Option<Correlation>,
+    /// After this long the wait takes its `timeout` edges (without any, it fails with
+    /// `kind: "timeout"`). At most 30 days; none waits for good.
+    #[schema(minimum = 1, maximum = 2_592_000_000_u64)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// A delivery resumes the wait when its event, keyed by `eventKey`, equals this run's `key`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Correlation {
+    /// Deliveries verified by this plugin (`webhook` for plain webhooks).
+    pub plugin_id: String,
+    /// An expression over the run: `trigger.conversationId`.
+    pub key: String,
+    /// An expression over the delivery, whose event is `trigger` (default: `key`).
+    pub event_key: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RespondNodeConfig {
+    /// The HTTP status (default 200).
+    #[serde(default = "ok_status")]
+    #[schema(minimum = 100, maximum = 599)]
+    pub status: u16,
+    /// Header name -> template.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub headers: Map<String, Value>,
+    /// The body: a string is sent as text, anything else as JSON; strings are templates.
+    #[serde(default)]
+    pub body: Value,
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
 /// A directed edge; `when` labels the outgoing edges of a condition (`"true"` / `"false"`);
 /// an `error` edge is taken only when its source fails for good.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -205,12 +330,13 @@ pub struct FlowEdge {
 
 /// Which outcome of its source an edge follows: `next` (the default) when it succeeded, `error`
 /// when it failed for good (its error is `nodes.<id>.error`, and the run goes on instead of
-/// failing).
+/// failing), `timeout` when its source, a `wait`, timed out.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
     Next,
     Error,
+    Timeout,
 }
 
 /// A retry policy; `maxAttempts` counts every attempt, the first included.
@@ -289,7 +415,7 @@ mod tests {
     fn every_node_type() -> Value {
         json!({
             "nodes": [
-                {"id": "start", "type": "trigger", "config": {"kind": "plugin", "pluginId": "p", "triggerKey": "t"}},
+                {"id": "start", "type": "trigger", "config": {"kind": "plugin", "pluginId": "p", "triggerKey": "t", "respond": "sync", "respondTimeoutMs": 5}},
                 {"id": "call", "type": "plugin_action", "config": {"pluginId": "p", "actionName": "a",
                     "payload": {"x": "{{ input.x }}"}, "timeoutMs": 5,
                     "retry": {"kind": "exponential", "initialMs": 1, "multiplier": 2.0, "maxIntervalMs": 9,
@@ -299,11 +425,19 @@ mod tests {
                 {"id": "wait", "type": "delay", "config": {"durationMs": 10}},
                 {"id": "ai", "type": "ai_context", "config": {"maxTokens": 100}},
                 {"id": "done", "type": "end", "config": {}},
-                {"id": "lenient", "type": "plugin_action", "continueOnFail": true, "config": {"pluginId": "p", "actionName": "a"}}
+                {"id": "lenient", "type": "plugin_action", "continueOnFail": true, "config": {"pluginId": "p", "actionName": "a"}},
+                {"id": "each", "type": "map", "config": {"items": "input.items", "concurrency": 5, "toleratedFailures": 1,
+                    "graph": {"nodes": [{"id": "one", "type": "subflow", "config": {"flowId": "flow_x", "version": 2, "input": {"i": "{{ item }}"}}}],
+                              "edges": []}}},
+                {"id": "reply", "type": "wait", "config": {"event": "reply", "timeoutMs": 100,
+                    "correlation": {"pluginId": "p", "key": "trigger.conversationId", "eventKey": "trigger.conversationId"}}},
+                {"id": "answer", "type": "respond", "config": {"status": 201, "headers": {"x-a": "b"}, "body": {"ok": true}}}
             ],
             "edges": [{"id": "e1", "source": "start", "target": "call", "when": null},
                       {"id": "e2", "source": "check", "target": "set", "when": "true"},
-                      {"id": "e3", "source": "call", "target": "done", "when": null, "kind": "error"}]
+                      {"id": "e3", "source": "call", "target": "done", "when": null, "kind": "error"},
+                      {"id": "e4", "source": "reply", "target": "done", "when": null, "kind": "timeout"}],
+            "timeoutMs": 60000
         })
     }
 
