@@ -23,6 +23,7 @@ use bacon_engine::plugins::loader::PluginLoader;
 use bacon_engine::plugins::overrides::{PluginOverrides, env_name};
 use bacon_engine::plugins::registry::{PluginRegistry, RegistryLimits};
 use bacon_engine::runs::engine::RunEngine;
+use bacon_engine::runs::resume::ResumeLinks;
 use bacon_engine::secrets::cipher::Keyring;
 use bacon_engine::secrets::keyfiles::KeyFiles;
 use bacon_engine::secrets::manager::Secrets;
@@ -307,7 +308,8 @@ pub async fn work_runner(
         .with_metrics(plugins.metrics().clone())
         .with_lease(lease)
         .with_template_limits(config.flows.template_limits())
-        .with_tenant_limits(tenant_limits);
+        .with_tenant_limits(tenant_limits)
+        .with_resume_links(ResumeLinks::new(plugins.secrets().keyring().clone(), config.public_url.as_deref()));
     let hooks = HookDispatcher::new(plugins.clone(), queue.clone(), lease);
     let channels = ChannelOutbox::new(plugins.clone(), queue, lease);
     let inbound = Inbound::new(plugins, runs.clone());

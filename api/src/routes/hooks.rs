@@ -4,6 +4,10 @@
 //! A verified delivery is stored in the inbox once per delivery id and acknowledged at once (with
 //! the body the vendor expects, such as TwiML); its flow's run starts right after, off the request.
 //! A refused delivery answers 401 and stores nothing but a metric.
+//!
+//! A `respond: "sync"` webhook trigger holds the request instead: its run starts in the request
+//! and the caller gets what the run's `respond` node renders, or 202 with the run id when the
+//! trigger's `respondTimeoutMs` passes first (`bacon_engine::inbound::Inbound::answer`).
 
 use axum::Extension;
 use axum::body::Bytes;

@@ -16,6 +16,7 @@ pub mod pagination;
 pub mod plugins;
 #[cfg(feature = "plugin-zapier")]
 pub mod rest_hooks;
+pub mod resume;
 pub mod run_events;
 pub mod runs;
 pub mod tenant_limits;
@@ -37,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(flows::router())
         .merge(runs::router())
         .merge(run_events::router())
+        .merge(resume::router())
         .merge(context::router())
         .merge(activation::router())
         .merge(hooks::router())

@@ -204,8 +204,9 @@ pub struct MapConfig {
 impl MapConfig {
     pub const DEFAULT_CONCURRENCY: u32 = 10;
     pub const MAX_CONCURRENCY: u32 = 100;
-    /// Items a map may have.
-    pub const MAX_ITEMS: usize = 10_000;
+    /// Items a map may have. Each advance of the run replays every item (linear in the items),
+    /// so a map costs O(items²) plans over its run: bounded here, at about 10 s of planning CPU.
+    pub const MAX_ITEMS: usize = 1_000;
 
     pub fn concurrency(&self) -> usize {
         self.concurrency.unwrap_or(Self::DEFAULT_CONCURRENCY).clamp(1, Self::MAX_CONCURRENCY) as usize
@@ -229,6 +230,7 @@ pub struct SubflowConfig {
 /// - `POST /v1/runs/{id}/events/{event}` (its body is the node's output);
 /// - a delivery of `correlation.pluginId` whose `correlation.eventKey` equals this run's
 ///   `correlation.key` (the delivery's event is the output);
+/// - with `approval`, a POST to its signed resume link;
 /// - `timeoutMs` passes: the node's `timeout` edges are taken (without any, it fails).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -236,6 +238,10 @@ pub struct WaitConfig {
     /// The event name that resumes it (default: the node's id).
     pub event: Option<String>,
     pub correlation: Option<Correlation>,
+    /// Issues a signed resume link (`resume.<id>` in the templates of the steps before it, and
+    /// `resumeUrl` on the waiting step): a POST to it ends the wait, no API key needed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approval: bool,
     pub timeout_ms: Option<u64>,
 }
 

@@ -81,7 +81,10 @@ impl RunEngine {
     ) -> Result<(), RunError> {
         let fail = |message: String| json!({"kind": "subflow", "node": step.node_id, "message": message});
         let steps = runs::steps_of(self.db(), &run.id).await?;
-        let context = context_of(graph, run, &steps, self.template_limits(), &step.node_id);
+        let mut context = context_of(graph, run, &steps, self.template_limits(), &step.node_id);
+        if let Some(links) = self.resume_links() {
+            context.set_resume(&links.for_graph(graph, run));
+        }
         let limits = self.template_limits();
         let input = match template::render_in(&config.input, &context, limits, limits.step_input_cap()) {
             Ok(input) => input,

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::graphs::GraphCache;
 use super::plan::{self, Outcome, Plan, StepState};
 use super::queue::ActionRuntime;
+use super::resume::ResumeLinks;
 use super::status::{RunStatus, StepStatus};
 use crate::StoreError;
 use crate::database::begin_write;
@@ -89,6 +90,8 @@ pub struct RunEngine {
     metrics: Arc<WorkMetrics>,
     /// Runs a tenant may start a second; `None`: any number.
     tenant_limits: Option<Arc<TenantLimiter>>,
+    /// Signs approval waits' resume links; `None`: no links (approval waits resume by event).
+    resume_links: Option<ResumeLinks>,
 }
 
 /// What started a run: how, and the event it starts from (a delivery, a schedule tick), which
@@ -182,7 +185,18 @@ impl RunEngine {
             limits: TemplateLimits::default(),
             metrics: Arc::default(),
             tenant_limits: None,
+            resume_links: None,
         }
+    }
+
+    /// Signs approval waits' resume links with `links`.
+    pub fn with_resume_links(mut self, links: ResumeLinks) -> Self {
+        self.resume_links = Some(links);
+        self
+    }
+
+    pub fn resume_links(&self) -> Option<&ResumeLinks> {
+        self.resume_links.as_ref()
     }
 
     /// Holds each tenant to its run start rate (`limits`): a start past it is
@@ -553,7 +567,10 @@ impl RunEngine {
         // The run's vars are stored when it ends: replay the plan for the context so far (the
         // vars, and the outputs of every node done, inline or not).
         let steps = runs::steps_of(&self.db, run_id).await?;
-        let context = context_of(&graph, &run, &steps, &self.limits, &step.node_id);
+        let mut context = context_of(&graph, &run, &steps, &self.limits, &step.node_id);
+        if let Some(links) = &self.resume_links {
+            context.set_resume(&links.for_graph(&graph, &run));
+        }
         let payload = match template::render_in(&action.payload, &context, &self.limits, self.limits.step_input_cap()) {
             Ok(p) => p,
             Err(e) => {

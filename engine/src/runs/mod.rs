@@ -6,6 +6,7 @@
 //! - [`status`]: the states of runs and steps.
 //! - [`engine`]: [`engine::RunEngine`], the operations the API and the workers call.
 //! - [`children`]: `subflow` child runs, run ends and the cancel cascade.
+//! - [`resume`]: signed resume links of approval waits.
 //! - [`waits`]: `wait` nodes: suspending, resuming by event or delivery, timing out.
 
 mod children;
@@ -13,6 +14,7 @@ pub mod engine;
 pub mod graphs;
 pub mod plan;
 pub mod queue;
+pub mod resume;
 pub mod slots;
 pub mod status;
 mod waits;

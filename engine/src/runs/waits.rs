@@ -59,7 +59,12 @@ impl RunEngine {
             correlation_key: correlation_key.clone(),
             due_at: due,
         };
-        let waiting = json!({"event": event_name, "correlationKey": correlation_key, "timeoutAt": due});
+        let mut waiting = json!({"event": event_name, "correlationKey": correlation_key, "timeoutAt": due});
+        if config.approval
+            && let Some(links) = self.resume_links()
+        {
+            waiting["resumeUrl"] = Value::String(links.url(run, &step.node_id));
+        }
         outcome::record("step", &step.id, || async {
             let txn = self.begin().await?;
             runs::lock_run(&txn, &run.id).await?;
@@ -99,7 +104,7 @@ impl RunEngine {
 
     /// Closes a step's wait and ends the step, in one transaction; `false` when another event
     /// closed it first.
-    async fn close_wait(
+    pub(super) async fn close_wait(
         &self,
         run: &Run,
         step_id: &str,

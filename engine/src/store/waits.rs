@@ -74,6 +74,19 @@ pub async fn for_event(db: &impl ConnectionTrait, run_id: &str, name: &str) -> R
         .map(wait_of))
 }
 
+/// The run's open wait of node `node_id`, if any.
+///
+/// # Errors
+/// On a database failure.
+pub async fn for_node(db: &impl ConnectionTrait, run_id: &str, node_id: &str) -> Result<Option<Wait>, StoreError> {
+    Ok(waits::Entity::find()
+        .filter(waits::Column::RunId.eq(run_id))
+        .filter(waits::Column::NodeId.eq(node_id))
+        .one(db)
+        .await?
+        .map(wait_of))
+}
+
 /// The distinct expressions the tenant's open waits key `plugin_id`'s deliveries by.
 ///
 /// # Errors

@@ -198,3 +198,61 @@ db_test!(
         assert_eq!(done["error"]["kind"], "timeout", "{done}");
     }
 );
+
+db_test!(
+    async fn an_approval_wait_is_resumed_by_its_signed_link_and_by_nothing_else(app) {
+        use bacon_plugin_sdk::testing::wiremock::matchers::path;
+        use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
+        let vendor = MockServer::start().await;
+        Mock::given(path("/notify")).respond_with(ResponseTemplate::new(200)).mount(&vendor).await;
+        let settings = json!({"allowedHosts": [vendor.uri()]});
+        assert_eq!(app.put("/v1/plugins/bacon-plugin-http/settings", &app.tenant_key, settings).await.status, 200);
+        let graph = json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "ask", "type": "plugin_action", "config": {"pluginId": "bacon-plugin-http", "actionName": "request",
+                    "payload": {"method": "POST", "url": format!("{}/notify", vendor.uri()),
+                        "body": {"text": "Refund order 7?", "approve": "{{ resume.approve }}"}}}},
+                {"id": "approve", "type": "wait", "config": {"approval": true}},
+                {"id": "done", "type": "transform", "config": {"set": {"by": "{{ nodes.approve.output.by }}"}}}
+            ],
+            "edges": [
+                {"id": "1", "source": "t", "target": "ask"},
+                {"id": "2", "source": "ask", "target": "approve"},
+                {"id": "3", "source": "approve", "target": "done"}
+            ]
+        });
+        let flow = create_flow(&app, graph).await;
+        let started = app.post(&format!("/v1/flows/{flow}/runs"), &app.tenant_key, json!({})).await;
+        let run = started.json["id"].as_str().unwrap().to_string();
+        let waiting = step_waiting(&app, &run, "approve").await;
+        let sent = vendor.received_requests().await.unwrap();
+        let sent: Value = serde_json::from_slice(&sent[0].body).unwrap();
+        let link = sent["approve"].as_str().unwrap().to_string();
+        assert!(link.starts_with(&format!("/resume/{run}/approve/")), "{link}");
+        assert!(waiting["output"]["resumeUrl"].as_str().unwrap().starts_with(&format!("/resume/{run}/approve/")));
+
+        // No key is needed, but the link must be whole and for this run's node.
+        let post = |path: String, body: Value| {
+            let request = app.client.post(app.url(&path)).json(&body);
+            async move { read(request.send().await.unwrap()).await }
+        };
+        let token = link.rsplit('/').next().unwrap().to_string();
+        let mut altered = token.clone();
+        altered.replace_range(..1, if altered.starts_with('A') { "B" } else { "A" });
+        post(format!("/resume/{run}/approve/{altered}"), json!({})).await.assert_problem(404, "not_found");
+        post(format!("/resume/{run}/ask/{token}"), json!({})).await.assert_problem(404, "not_found");
+        let other = app.post(&format!("/v1/flows/{flow}/runs"), &app.tenant_key, json!({})).await;
+        let other = other.json["id"].as_str().unwrap().to_string();
+        post(format!("/resume/{other}/approve/{token}"), json!({})).await.assert_problem(404, "not_found");
+        assert_eq!(app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await.json["status"], "running");
+
+        let approved = post(link.clone(), json!({"by": "ana"})).await;
+        assert_eq!(approved.status, 200, "{}", approved.text);
+        assert_eq!(approved.json["runId"], run);
+        let done = ended(&app, &run).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["vars"]["by"], "ana");
+        post(link, json!({"by": "bo"})).await.assert_problem(409, "invalid_run_state");
+    }
+);

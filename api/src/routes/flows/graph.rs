@@ -240,7 +240,7 @@ pub struct EndNodeConfig {}
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MapNodeConfig {
-    /// An expression giving the array: `trigger.order.lineItems`. At most 10,000 items.
+    /// An expression giving the array: `trigger.order.lineItems`. At most 1,000 items.
     pub items: String,
     /// Items in flight at once (default 10).
     #[schema(minimum = 1, maximum = 100)]
@@ -277,6 +277,11 @@ pub struct WaitNodeConfig {
     pub event: Option<String>,
     /// Which deliveries resume it: their event becomes the node's output.
     pub correlation: Option<Correlation>,
+    /// Issues a signed resume link: `resume.<nodeId>` in the templates of the steps before it
+    /// (send it to the approver), and `resumeUrl` on the waiting step. A POST to it ends the
+    /// wait with its JSON body as the output; no API key needed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approval: bool,
     /// After this long the wait takes its `timeout` edges (without any, it fails with
     /// `kind: "timeout"`). At most 30 days; none waits for good.
     #[schema(minimum = 1, maximum = 2_592_000_000_u64)]
@@ -429,7 +434,7 @@ mod tests {
                 {"id": "each", "type": "map", "config": {"items": "input.items", "concurrency": 5, "toleratedFailures": 1,
                     "graph": {"nodes": [{"id": "one", "type": "subflow", "config": {"flowId": "flow_x", "version": 2, "input": {"i": "{{ item }}"}}}],
                               "edges": []}}},
-                {"id": "reply", "type": "wait", "config": {"event": "reply", "timeoutMs": 100,
+                {"id": "reply", "type": "wait", "config": {"event": "reply", "timeoutMs": 100, "approval": true,
                     "correlation": {"pluginId": "p", "key": "trigger.conversationId", "eventKey": "trigger.conversationId"}}},
                 {"id": "answer", "type": "respond", "config": {"status": 201, "headers": {"x-a": "b"}, "body": {"ok": true}}}
             ],

@@ -49,6 +49,8 @@ pub struct Context {
     nodes: Arc<Entries>,
     /// Inside a `map`'s graph: the item (`item`) and its position (`index`).
     item: Option<(minijinja::Value, usize)>,
+    /// For a step's payload: the resume links of the flow's approval waits (`resume.<id>`).
+    resume: Option<minijinja::Value>,
 }
 
 impl Context {
@@ -63,7 +65,13 @@ impl Context {
             vars_view: Arc::default(),
             nodes: Arc::default(),
             item: None,
+            resume: None,
         }
+    }
+
+    /// Sets `resume`: the resume links of the flow's approval waits, by node id.
+    pub fn set_resume(&mut self, links: &Value) {
+        self.resume = Some(minijinja::Value::from_serialize(links));
     }
 
     /// This context as a `map` item's graph sees it: `item` and `index` set. (Its nodes'
@@ -131,9 +139,13 @@ impl Context {
             vars => minijinja::Value::from_dyn_object(self.vars_view.clone()),
             nodes => minijinja::Value::from_dyn_object(self.nodes.clone()),
         };
-        match &self.item {
+        let root = match &self.item {
             None => root,
             Some((item, index)) => minijinja::context! { item => item.clone(), index => *index, ..root },
+        };
+        match &self.resume {
+            None => root,
+            Some(links) => minijinja::context! { resume => links.clone(), ..root },
         }
     }
 }

@@ -119,12 +119,12 @@ struct Options {
     keep: bool,
 }
 
-const USAGE: &str = "usage: bench [--quick] [--only sqlite-normal,sqlite-full,postgres] [--workloads 1,2,3,raw]
+const USAGE: &str = "usage: bench [--quick] [--only sqlite-normal,sqlite-full,postgres] [--workloads 1,2,3,4,raw]
              [--postgres-url URL] [--keep] [--perf DIR]
 
   --quick         shorter phases and 1,000 queued runs (a smoke run, about 2 minutes)
   --only LIST     run these storages only (default: all three)
-  --workloads L   run these parts only (default: 1,2,3,raw; raw is the apalis baseline)
+  --workloads L   run these parts only (default: 1,2,3,4,raw; raw is the apalis baseline)
   --postgres-url  server to create the benchmark databases on (default: $BACON_TEST_POSTGRES_URL,
                   else postgres://postgres@127.0.0.1:5432/postgres); the databases are dropped after
   --keep          keep each storage's working directory (server logs, SQLite files) and print it
@@ -135,7 +135,7 @@ impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut options = Self {
             storages: Storage::ALL.to_vec(),
-            parts: vec![Part::Workload(1), Part::Workload(2), Part::Workload(3), Part::Raw],
+            parts: vec![Part::Workload(1), Part::Workload(2), Part::Workload(3), Part::Workload(4), Part::Raw],
             plan: Plan::full(),
             quick: false,
             postgres_url: std::env::var(bacon_tests::postgres::ENV)
@@ -169,6 +169,7 @@ impl Options {
                             "1" => Ok(Part::Workload(1)),
                             "2" => Ok(Part::Workload(2)),
                             "3" => Ok(Part::Workload(3)),
+                            "4" => Ok(Part::Workload(4)),
                             "raw" => Ok(Part::Raw),
                             other => Err(format!("unknown workload {other}")),
                         })

@@ -25,6 +25,8 @@ pub struct StorageResult {
     pub w2_saturation: Option<Saturation>,
     pub w2_half: Option<Latency>,
     pub w3: Option<Drain>,
+    pub w4_one: Option<Latency>,
+    pub w4_saturation: Option<Saturation>,
     /// p50 µs of `SELECT 1` and of one committed INSERT, one at a time.
     pub round_trips: Option<[f64; 2]>,
     pub raw_noop: Option<f64>,
@@ -171,6 +173,29 @@ pub fn render(results: &[StorageResult], plan: &Plan) -> String {
     row("W3: machine busy · CPU ms per step worker / bench / rest", "", &|r| cpu(r.w3.as_ref().map(|d| &d.cpu)));
     row("W3, PostgreSQL per step: transactions / rows written / WAL fsyncs", "", &|r| {
         pg(r.w3.as_ref().and_then(|d| d.pg_per_run))
+    });
+    row("W4 (a `map` of 100 calls, 10 at a time) one client: p50 / p95 / p99 of a run (ms)", "", &|r| {
+        latency(&r.w4_one)
+    });
+    row("W4 one client: p50 per item (ms)", "", &|r| {
+        r.w4_one.as_ref().map_or("-".into(), |l| format!("{:.2}", l.percentiles.p50 / 100.0))
+    });
+    row("W4 saturation: runs/s · items/s", "", &|r| {
+        r.w4_saturation
+            .as_ref()
+            .map_or("-".into(), |s| format!("{:.1} · {:.0}", s.runs_per_second, s.runs_per_second * 100.0))
+    });
+    row("W4 saturation: machine busy · CPU ms per item server / bench / rest", "", &|r| {
+        cpu(r
+            .w4_saturation
+            .as_ref()
+            .map(|s| CpuUse {
+                machine_busy: s.cpu.machine_busy,
+                server_ms: s.cpu.server_ms / 100.0,
+                bench_ms: s.cpu.bench_ms / 100.0,
+                other_ms: s.cpu.other_ms / 100.0,
+            })
+            .as_ref())
     });
     row("one statement through the pool, p50: `SELECT 1` / committed INSERT (µs)", "", &|r| {
         r.round_trips.map_or("-".into(), |[select, insert]| format!("{select:.0} / {insert:.0}"))

@@ -75,6 +75,7 @@ impl<'a> Session<'a> {
         api.allow_host(&self.endpoint.uri).await?;
         let one = workloads::one_action_graph(self.endpoint);
         let ten = workloads::ten_node_graph(self.endpoint);
+        let map = workloads::map_graph(self.endpoint);
         let mut flows = HashMap::new();
         for (name, graph) in [
             ("w1-one", &one),
@@ -84,6 +85,8 @@ impl<'a> Session<'a> {
             ("w2-saturation", &ten),
             ("w2-half", &ten),
             ("w3", &one),
+            ("w4-one", &map),
+            ("w4-saturation", &map),
         ] {
             flows.insert(name, api.create_flow(name, graph.clone()).await?);
         }
@@ -91,6 +94,9 @@ impl<'a> Session<'a> {
         self.result.rss_idle = Some(server.memory());
 
         self.workloads_1_and_2(&server, &api, &records, &flows).await?;
+        if self.options.parts.contains(&Part::Workload(4)) {
+            self.workload_4(&server, &api, &records, &flows).await?;
+        }
         self.result.rss_peak_serve = Some(server.memory().peak);
         server.stop().await?;
 
@@ -150,6 +156,24 @@ impl<'a> Session<'a> {
                 (r.w2_one, r.w2_saturation, r.w2_half, r.rss_w2) = (Some(one), Some(saturated), Some(half), rss);
             }
         }
+        Ok(())
+    }
+
+    /// Workload 4: `map` runs of 100 items, one client after another, then at saturation.
+    async fn workload_4(
+        &mut self,
+        server: &Server,
+        api: &Api,
+        records: &Records,
+        flows: &HashMap<&str, String>,
+    ) -> anyhow::Result<()> {
+        let plan = &self.options.plan;
+        let one = workloads::one_client(api, records, &flows["w4-one"], plan.one_client).await?;
+        eprintln!("  W4 one client: p50 {:.1} ms per 100-item run", one.percentiles.p50);
+        let target = workloads::Target { api, records, server, endpoint: self.endpoint };
+        let saturated = workloads::saturate(&target, &flows["w4-saturation"], workloads::MAP_ITEMS, plan).await?;
+        eprintln!("  W4 saturation: {:.1} runs/s", saturated.runs_per_second);
+        (self.result.w4_one, self.result.w4_saturation) = (Some(one), Some(saturated));
         Ok(())
     }
 

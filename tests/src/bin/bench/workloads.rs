@@ -50,6 +50,26 @@ pub fn one_action_graph(endpoint: &Endpoint) -> Value {
     })
 }
 
+/// Items of workload 4's `map`.
+pub const MAP_ITEMS: u64 = 100;
+
+/// Workload 4: a `map` of [`MAP_ITEMS`] items (its default concurrency, 10), one HTTP call per
+/// item, then a transform that reads the 100 results.
+pub fn map_graph(endpoint: &Endpoint) -> Value {
+    json!({
+        "nodes": [
+            {"id": "start", "type": "trigger", "config": {}},
+            {"id": "each", "type": "map", "config": {"items": format!("range({MAP_ITEMS}) | list"), "graph": {
+                "nodes": [call(endpoint, "item", json!({"n": "{{ input.n }}", "item": "{{ item }}"}))]}}},
+            {"id": "count", "type": "transform", "config": {"set": {"results": "{{ nodes.each.output.results | length }}"}}}
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "each"},
+            {"id": "e2", "source": "each", "target": "count"}
+        ]
+    })
+}
+
 /// Workload 2: ten nodes: trigger, three HTTP calls, two conditions, three transforms, end.
 pub fn ten_node_graph(endpoint: &Endpoint) -> Value {
     let transform = |id: &str, set: Value| json!({"id": id, "type": "transform", "config": {"set": set}});
