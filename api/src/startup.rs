@@ -123,7 +123,8 @@ fn route_of(request: &Request) -> &str {
 /// whose path is the credential that starts the hook's flow.
 fn loggable_path(request: &Request) -> &str {
     match route_of(request) {
-        route if route.starts_with("/hooks/") => route,
+        // A hook id and a resume link's token are credentials: log the route template instead.
+        route if route.starts_with("/hooks/") || route.starts_with("/resume/") => route,
         _ => request.uri().path(),
     }
 }

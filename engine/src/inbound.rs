@@ -469,7 +469,13 @@ impl Inbound {
         // of this hook's own flow takes the delivery, which then starts no run of that flow.
         let resumed = self
             .runs
-            .resume_matching(&pending.tenant_id, &pending.plugin_id, &event, inbound_id, &pending.flow_id)
+            .resume_matching(
+                &pending.tenant_id,
+                &pending.plugin_id,
+                &event,
+                (inbound_id, pending.received_at),
+                &pending.flow_id,
+            )
             .await?;
         if let Some(run) = resumed.iter().find(|r| r.flow_id == pending.flow_id) {
             tracing::info!(flow.id = %flow, run.id = %run.id, inbound.id = %inbound_id, "A delivery resumed a waiting run.");

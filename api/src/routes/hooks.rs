@@ -5,8 +5,8 @@
 //! the body the vendor expects, such as TwiML); its flow's run starts right after, off the request.
 //! A refused delivery answers 401 and stores nothing but a metric.
 //!
-//! A `respond: "sync"` webhook trigger holds the request instead: its run starts in the request
-//! and the caller gets what the run's `respond` node renders, or 202 with the run id when the
+//! A `respond: "sync"` webhook trigger holds the request instead: once its run has started, the
+//! caller gets what the run's `respond` node renders, or 202 with the run id when the
 //! trigger's `respondTimeoutMs` passes first (`bacon_engine::inbound::Inbound::answer`).
 
 use axum::Extension;
@@ -142,7 +142,8 @@ pub async fn receive_hook(
     let status = receipt.disposition.as_str();
     count(&state, &receipt.plugin_id, status);
     if let Some(delivery) = &receipt.sync {
-        return Ok(sync_answer(state.inbound.answer(delivery).await?));
+        // Within the server's request timeout, so a slow flow still gets its 202.
+        return Ok(sync_answer(state.inbound.answer(delivery, state.invoke_deadline).await?));
     }
     // Nothing more to do here: the delivery's work item committed with it; a worker starts its run.
     Ok(match receipt.acknowledgement {

@@ -1,5 +1,5 @@
 //! `POST /resume/{runId}/{nodeId}/{token}`: a signed resume link of a `wait` node with
-//! `approval: true` (its `resumeUrl`, or `resume.<nodeId>` in a step's templates). No API key:
+//! `approval: true` (`resume.<nodeId>` in the templates of the steps before it). No API key:
 //! the token is the credential, and opens that one wait only. The optional JSON body is the
 //! wait's output.
 

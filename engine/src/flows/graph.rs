@@ -238,8 +238,8 @@ pub struct WaitConfig {
     /// The event name that resumes it (default: the node's id).
     pub event: Option<String>,
     pub correlation: Option<Correlation>,
-    /// Issues a signed resume link (`resume.<id>` in the templates of the steps before it, and
-    /// `resumeUrl` on the waiting step): a POST to it ends the wait, no API key needed.
+    /// Issues a signed resume link (`resume.<id>` in the templates of the steps before it): a
+    /// POST to it ends the wait, no API key needed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub approval: bool,
     pub timeout_ms: Option<u64>,

@@ -211,6 +211,28 @@ pub fn nodes_named(source: &str, in_expr: bool) -> Vec<String> {
     ids
 }
 
+/// The top-level names `expression` reads (`trigger`, `input`, `vars`, `nodes`, `item`, ...):
+/// identifiers not after a `.`. An expression that does not tokenize names none.
+pub fn root_names(expression: &str) -> Vec<String> {
+    use minijinja::machinery::{Token, WhitespaceConfig, tokenize};
+    let tokens: Vec<Token<'_>> =
+        tokenize(expression, true, minijinja::syntax::SyntaxConfig, WhitespaceConfig::default())
+            .map_while(Result::ok)
+            .map(|(token, _)| token)
+            .collect();
+    let mut names = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let after_dot = i > 0 && matches!(tokens[i - 1], Token::Dot | Token::Pipe);
+        if let Token::Ident(name) = token
+            && !after_dot
+            && !matches!(*name, "true" | "false" | "none" | "and" | "or" | "not" | "in" | "is" | "if" | "else")
+        {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
 /// Checks that `expression` parses.
 ///
 /// # Errors

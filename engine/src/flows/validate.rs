@@ -180,8 +180,15 @@ fn validate_in(
             if edge.when.is_some() {
                 problems.push(problem(format!("{base}/edges/{j}/when"), "a `timeout` edge has no `when`"));
             }
-            if index.get(edge.source.as_str()).is_some_and(|i| !matches!(graph.nodes[*i].kind, NodeKind::Wait(_))) {
-                problems.push(problem(format!("{base}/edges/{j}/kind"), "only a `wait` node has `timeout` edges"));
+            match index.get(edge.source.as_str()).map(|i| &graph.nodes[*i].kind) {
+                Some(NodeKind::Wait(w)) if w.timeout_ms.is_none() => problems.push(problem(
+                    format!("{base}/edges/{j}/kind"),
+                    "a `timeout` edge needs its `wait` to have `timeoutMs`",
+                )),
+                Some(NodeKind::Wait(_)) | None => {}
+                Some(_) => {
+                    problems.push(problem(format!("{base}/edges/{j}/kind"), "only a `wait` node has `timeout` edges"))
+                }
             }
         } else if edge.kind == EdgeKind::Error {
             if edge.when.is_some() {

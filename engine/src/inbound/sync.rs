@@ -2,8 +2,8 @@
 //! until the delivery's run reaches a `respond` node (its rendered answer is kept on the run, so
 //! a retried delivery gets the same one), ends, or the trigger's `respondTimeoutMs` passes.
 //!
-//! The run is started in the request (the delivery's work item would start the same run, by
-//! the same idempotency key, had the request not); the request then watches the run's row.
+//! The delivery's work item starts the run, as for any delivery (a worker takes it at once);
+//! the request watches for the run, then for its answer, on the run's row.
 
 use std::time::Duration;
 
@@ -55,15 +55,15 @@ pub(super) async fn respond_timeout(
 }
 
 impl Inbound {
-    /// Starts the delivery's run (if its job has not) and waits, up to its timeout, for the
-    /// run's answer.
+    /// Waits, up to the delivery's timeout or `at_most`, for the run the delivery started to
+    /// answer.
     ///
     /// # Errors
-    /// Store, graph or queue failures.
-    pub async fn answer(&self, delivery: &SyncDelivery) -> Result<SyncAnswer, RunError> {
-        let deadline = Instant::now() + delivery.timeout;
+    /// Store failures.
+    pub async fn answer(&self, delivery: &SyncDelivery, at_most: Duration) -> Result<SyncAnswer, RunError> {
+        let deadline = Instant::now() + delivery.timeout.min(at_most);
         let key = format!("inbound:{}", delivery.inbox_id);
-        let mut run_id = self.process(&delivery.inbox_id).await?;
+        let mut run_id = None;
         let mut pause = Duration::from_millis(5);
         loop {
             let db = self.registry.db();

@@ -104,11 +104,19 @@ impl RunEngine {
         }
         let started = outcome::record("step", &step.id, || async {
             let txn = self.begin().await?;
-            runs::lock_run(&txn, &run.id).await?;
-            // An earlier attempt of this step (whose lease was taken over) may have started it.
-            let (child, jobs) = match runs::child_of_step(&txn, &step.id).await? {
-                Some(child) => (child, Vec::new()),
-                None => match self.start_child(&txn, run, step, flow, config.version, input.clone()).await {
+            if runs::lock_run(&txn, &run.id).await?.status != RunStatus::Running {
+                // Cancelled (or ended) since the step was claimed: no child starts.
+                self.cancel_claimed(txn, step).await?;
+                return Ok(Some(()));
+            }
+            // An earlier attempt of this step (whose lease was taken over) may have started a
+            // child that still runs; an ended one (the run was retried) gets a successor.
+            let (child, jobs) = match runs::latest_child_of_step(&txn, &step.id).await? {
+                Some((child, _)) if child.status == RunStatus::Running => (child, Vec::new()),
+                latest => match self
+                    .start_child(&txn, run, step, flow, config.version, input.clone(), latest.map_or(0, |(_, n)| n))
+                    .await
+                {
                     Ok(started) => started,
                     Err(RunError::Store(StoreError::NotFound { .. }) | RunError::BadGraph(_)) => {
                         txn.rollback().await.map_err(StoreError::from)?;
@@ -182,7 +190,9 @@ impl RunEngine {
         Ok(depth)
     }
 
-    /// Inserts and plans the child run of `step` inside `txn`; returns it and its jobs.
+    /// Inserts and plans the child run of `step` inside `txn` (its `earlier` children have
+    /// ended: a retried run); returns it and its jobs.
+    #[allow(clippy::too_many_arguments)]
     async fn start_child(
         &self,
         txn: &DatabaseTransaction,
@@ -191,6 +201,7 @@ impl RunEngine {
         flow: FlowId,
         version: Option<i32>,
         input: Value,
+        earlier: u64,
     ) -> Result<(Run, Vec<Job>), RunError> {
         let tenant: TenantId =
             parent.tenant_id.parse().map_err(|_| StoreError::not_found("tenant", &parent.tenant_id))?;
@@ -210,7 +221,10 @@ impl RunEngine {
                 flow_id: flow,
                 flow_version: version,
                 bot_id: head.bot_id.clone(),
-                idempotency_key: Some(format!("subflow:{}", step.id)),
+                idempotency_key: Some(match earlier {
+                    0 => format!("subflow:{}", step.id),
+                    n => format!("subflow:{}:{n}", step.id),
+                }),
                 input,
                 trigger: Some(trigger),
                 trigger_kind: RunTrigger::Subflow,
@@ -224,10 +238,16 @@ impl RunEngine {
         Ok((child, jobs))
     }
 
+    /// Cancels a claimed step whose run ended while it was claimed, in `txn`, and commits.
+    pub(super) async fn cancel_claimed(&self, txn: DatabaseTransaction, step: &Step) -> Result<(), RunError> {
+        runs::finish_step(&txn, step, StepStatus::Cancelled, None, None, None, None).await?;
+        self.commit_with(txn, Vec::new()).await
+    }
+
     /// A `subflow` step's job after its child ended: the step takes the child's result
     /// (`{runId, status, vars}`), or fails with its error, and the run goes on.
     pub(super) async fn child_ended(&self, run: &Run, step: &Step) -> Result<(), RunError> {
-        let Some(child) = runs::child_of_step(self.db(), &step.id).await? else { return Ok(()) };
+        let Some((child, _)) = runs::latest_child_of_step(self.db(), &step.id).await? else { return Ok(()) };
         let (status, output, error) = match child.status {
             RunStatus::Running => return Ok(()),
             RunStatus::Succeeded => (

@@ -839,6 +839,11 @@ impl RunEngine {
             tracing::info!(steps = count, "Reconciler re-enqueued orphaned steps.");
         }
         count += self.unpark_left_parked().await?;
+        for step in runs::waiting_on_ended_children(&self.db, chrono::Duration::seconds(10), 500).await? {
+            tracing::info!(run.id = %step.run_id, step.id = %step.id, "Reconciler wakes a subflow step whose child ended.");
+            self.enqueue(vec![Job::now(WorkItem::step(&step.run_id, &step.id)?)]).await?;
+            count += 1;
+        }
         for run_id in runs::stalled_runs(&self.db, chrono::Duration::seconds(10), 500).await? {
             tracing::info!(run.id = %run_id, "Reconciler advances a stalled run.");
             self.advance(&run_id).await?;

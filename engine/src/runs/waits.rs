@@ -59,15 +59,14 @@ impl RunEngine {
             correlation_key: correlation_key.clone(),
             due_at: due,
         };
-        let mut waiting = json!({"event": event_name, "correlationKey": correlation_key, "timeoutAt": due});
-        if config.approval
-            && let Some(links) = self.resume_links()
-        {
-            waiting["resumeUrl"] = Value::String(links.url(run, &step.node_id));
-        }
+        // The approval link is not shown here: viewers read steps, and the link resumes the run.
+        let waiting = json!({"event": event_name, "correlationKey": correlation_key, "timeoutAt": due});
         outcome::record("step", &step.id, || async {
             let txn = self.begin().await?;
-            runs::lock_run(&txn, &run.id).await?;
+            if runs::lock_run(&txn, &run.id).await?.status != RunStatus::Running {
+                // Cancelled (or ended) since the step was claimed: no wait opens.
+                return self.cancel_claimed(txn, step).await;
+            }
             waits::open(&txn, &wait).await?;
             if !runs::start_waiting(&txn, step, None, Some(waiting.clone()), due).await? {
                 txn.rollback().await.map_err(StoreError::from)?;
@@ -129,7 +128,8 @@ impl RunEngine {
         let closed = outcome::record("step", step_id, || async {
             let txn = self.begin().await?;
             let locked = runs::lock_run(&txn, &run.id).await?;
-            if !waits::close(&txn, step_id).await?
+            if locked.status != RunStatus::Running
+                || !waits::close(&txn, step_id).await?
                 || !runs::end_wait(&txn, step_id, status, output.clone(), error.clone()).await?
             {
                 txn.rollback().await.map_err(StoreError::from)?;
@@ -184,9 +184,10 @@ impl RunEngine {
         tenant: &str,
         plugin_id: &str,
         event: &Value,
-        inbound_id: &str,
+        inbound: (&str, chrono::DateTime<Utc>),
         flow_id: &str,
     ) -> Result<Vec<Run>, RunError> {
+        let (inbound_id, received_at) = inbound;
         let mut resumed = Vec::new();
         let context = Context::new(event, &json!({}));
         for event_key in waits::event_keys(self.db(), tenant, plugin_id).await? {
@@ -194,7 +195,7 @@ impl RunEngine {
                 Ok(Value::Null) | Err(_) => continue,
                 Ok(key) => key.to_string(),
             };
-            for wait in waits::matching(self.db(), tenant, plugin_id, &event_key, &key).await? {
+            for wait in waits::matching(self.db(), tenant, plugin_id, &event_key, &key, received_at).await? {
                 let run = runs::get_any(self.db(), &wait.run_id).await?;
                 let consumed = (run.flow_id == flow_id).then_some(inbound_id);
                 let output = Some(event.clone());

@@ -6,7 +6,7 @@
 //! nothing at all once the retention has passed (`crate::retention`).
 
 use bacon_entities::inbound_events as events;
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::Value;
@@ -39,6 +39,7 @@ pub struct PendingInboundEvent {
     pub flow_id: String,
     /// Sealed (a JSON string), or plain JSON in rows stored before sealing.
     pub event: Value,
+    pub received_at: DateTime<Utc>,
 }
 
 /// Stores a delivery; `false` when its delivery id was seen before (a duplicate: ignore it).
@@ -110,6 +111,7 @@ fn pending_of(m: events::Model) -> Option<PendingInboundEvent> {
         plugin_id: m.plugin_id,
         flow_id: m.flow_id?,
         event: m.event?,
+        received_at: m.received_at,
     })
 }
 

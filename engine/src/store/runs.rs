@@ -597,17 +597,59 @@ pub async fn running_children(db: &impl ConnectionTrait, run_id: &str) -> Result
         .await?)
 }
 
-/// The child run a `subflow` step started, if any.
+/// The latest child run a `subflow` step started, and how many it started (more than one when
+/// its run was retried after a child ended).
 ///
 /// # Errors
 /// On a database failure.
-pub async fn child_of_step(db: &impl ConnectionTrait, step_id: &str) -> Result<Option<Run>, StoreError> {
-    Ok(runs::Entity::find()
+pub async fn latest_child_of_step(db: &impl ConnectionTrait, step_id: &str) -> Result<Option<(Run, u64)>, StoreError> {
+    use sea_orm::PaginatorTrait;
+    let latest = runs::Entity::find()
         .filter(runs::Column::ParentStepId.eq(step_id))
-        .order_by_asc(runs::Column::Id)
+        .order_by_desc(runs::Column::Id)
         .one(db)
+        .await?;
+    let Some(latest) = latest else { return Ok(None) };
+    let count = runs::Entity::find().filter(runs::Column::ParentStepId.eq(step_id)).count(db).await?;
+    Ok(Some((run_of(latest), count)))
+}
+
+/// `subflow` steps still `waiting` whose latest child ended more than `grace` ago: the job its
+/// end pushed was lost (a worker killed while handling it).
+///
+/// # Errors
+/// On a database failure.
+pub async fn waiting_on_ended_children(
+    db: &impl ConnectionTrait,
+    grace: ChronoDuration,
+    limit: u64,
+) -> Result<Vec<Step>, StoreError> {
+    use sea_orm::sea_query::Query;
+    let ended_children = Query::select()
+        .column(runs::Column::ParentStepId)
+        .from(runs::Entity)
+        .and_where(runs::Column::ParentStepId.is_not_null())
+        .and_where(runs::Column::Status.ne(RunStatus::Running.as_str()))
+        .and_where(runs::Column::FinishedAt.lt(Utc::now() - grace))
+        .to_owned();
+    let running_children = Query::select()
+        .column(runs::Column::ParentStepId)
+        .from(runs::Entity)
+        .and_where(runs::Column::ParentStepId.is_not_null())
+        .and_where(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .to_owned();
+    Ok(steps::Entity::find()
+        .filter(steps::Column::Status.eq(StepStatus::Waiting.as_str()))
+        .filter(steps::Column::NodeType.eq("subflow"))
+        .filter(steps::Column::UpdatedAt.lt(Utc::now() - grace))
+        .filter(steps::Column::Id.in_subquery(ended_children))
+        .filter(steps::Column::Id.not_in_subquery(running_children))
+        .limit(limit)
+        .all(db)
         .await?
-        .map(run_of))
+        .into_iter()
+        .map(step_of)
+        .collect())
 }
 
 /// Keeps a synchronous webhook's answer on its run, unless one is kept already (the first

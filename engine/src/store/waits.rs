@@ -4,7 +4,7 @@
 
 use bacon_entities::waits;
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::StoreError;
 
@@ -69,6 +69,8 @@ pub async fn for_event(db: &impl ConnectionTrait, run_id: &str, name: &str) -> R
     Ok(waits::Entity::find()
         .filter(waits::Column::RunId.eq(run_id))
         .filter(waits::Column::EventName.eq(name))
+        // In a map, several items may wait for one name: the longest-waiting goes first.
+        .order_by_asc(waits::Column::CreatedAt)
         .one(db)
         .await?
         .map(wait_of))
@@ -111,7 +113,8 @@ pub async fn event_keys(
         .collect())
 }
 
-/// The tenant's open waits for a delivery of `plugin_id` whose `event_key` expression gave `key`.
+/// The tenant's waits for a delivery of `plugin_id` whose `event_key` expression gave `key`,
+/// opened before `received_at` (a delivery never resumes a wait its own run opened after it).
 ///
 /// # Errors
 /// On a database failure.
@@ -121,12 +124,15 @@ pub async fn matching(
     plugin_id: &str,
     event_key: &str,
     key: &str,
+    received_at: DateTime<Utc>,
 ) -> Result<Vec<Wait>, StoreError> {
     Ok(waits::Entity::find()
         .filter(waits::Column::TenantId.eq(tenant_id))
         .filter(waits::Column::PluginId.eq(plugin_id))
         .filter(waits::Column::CorrelationKey.eq(key))
         .filter(waits::Column::EventKey.eq(event_key))
+        .filter(waits::Column::CreatedAt.lt(received_at))
+        .order_by_asc(waits::Column::CreatedAt)
         .all(db)
         .await?
         .into_iter()

@@ -105,6 +105,7 @@ db_test!(
         let most = echo.most_at_once();
         eprintln!("most item calls in flight at once: {most}");
         assert!(most <= 5, "at most 5 items in flight, saw {most}");
+        assert!(most >= 2, "items ran side by side, not one at a time: saw {most}");
     }
 );
 

@@ -146,3 +146,45 @@ db_test!(
         assert_eq!(done["vars"]["why"], format!("flow `{ghost}` does not exist"), "{done}");
     }
 );
+
+db_test!(
+    async fn retrying_a_run_whose_child_failed_starts_a_new_child(app) {
+        use bacon_plugin_sdk::testing::wiremock::matchers::path;
+        use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
+        let vendor = MockServer::start().await;
+        Mock::given(path("/flaky")).respond_with(ResponseTemplate::new(500)).up_to_n_times(1).mount(&vendor).await;
+        Mock::given(path("/flaky")).respond_with(ResponseTemplate::new(200)).mount(&vendor).await;
+        let settings = json!({"allowedHosts": [vendor.uri()]});
+        assert_eq!(app.put("/v1/plugins/bacon-plugin-http/settings", &app.tenant_key, settings).await.status, 200);
+        let flaky = create_flow(&app, "flaky", json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "call", "type": "plugin_action", "config": {"pluginId": "bacon-plugin-http", "actionName": "request",
+                    "retry": {"kind": "none"}, "payload": {"method": "POST", "url": format!("{}/flaky", vendor.uri())}}},
+                {"id": "add", "type": "transform", "config": {"set": {"total": "{{ nodes.call.output.status }}"}}}
+            ],
+            "edges": [{"id": "1", "source": "t", "target": "call"}, {"id": "2", "source": "call", "target": "add"}]
+        }))
+        .await;
+        let graph = json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "child", "type": "subflow", "config": {"flowId": flaky}},
+                {"id": "use", "type": "transform", "config": {"set": {"sum": "{{ nodes.child.output.vars.total }}"}}}
+            ],
+            "edges": [{"id": "1", "source": "t", "target": "child"}, {"id": "2", "source": "child", "target": "use"}]
+        });
+        let parent = create_flow(&app, "parent", graph).await;
+        let run = start(&app, &parent, json!({})).await;
+        assert_eq!(ended(&app, &run).await["status"], "failed", "the child failed and nothing handled it");
+
+        let retried = app.post(&format!("/v1/runs/{run}/retry"), &app.tenant_key, json!({})).await;
+        assert_eq!(retried.status, 202, "{}", retried.text);
+        let done = ended(&app, &run).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["vars"]["sum"], 200);
+        let kids = children(&app, &run).await;
+        let statuses: Vec<&str> = kids.iter().map(|k| k["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["succeeded", "failed"], "a new child, newest first: {kids:?}");
+    }
+);

@@ -230,7 +230,7 @@ db_test!(
         let sent: Value = serde_json::from_slice(&sent[0].body).unwrap();
         let link = sent["approve"].as_str().unwrap().to_string();
         assert!(link.starts_with(&format!("/resume/{run}/approve/")), "{link}");
-        assert!(waiting["output"]["resumeUrl"].as_str().unwrap().starts_with(&format!("/resume/{run}/approve/")));
+        assert!(waiting["output"].get("resumeUrl").is_none(), "the waiting step does not show the link");
 
         // No key is needed, but the link must be whole and for this run's node.
         let post = |path: String, body: Value| {
@@ -254,5 +254,25 @@ db_test!(
         assert_eq!(done["status"], "succeeded", "{done}");
         assert_eq!(done["vars"]["by"], "ana");
         post(link, json!({"by": "bo"})).await.assert_problem(409, "invalid_run_state");
+    }
+);
+
+db_test!(
+    async fn waits_that_could_never_end_as_written_are_refused_with_pointers(app) {
+        let graph = json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "reply", "type": "wait", "config": {"correlation": {"pluginId": "bacon-plugin-twilio-whatsapp", "key": "input.phone"}}},
+                {"id": "late", "type": "end", "config": {}}
+            ],
+            "edges": [{"id": "1", "source": "t", "target": "reply"},
+                      {"id": "2", "source": "reply", "target": "late", "kind": "timeout"}]
+        });
+        let refused = app.post("/v1/flows", &app.tenant_key, json!({"name": "bad", "graph": graph})).await;
+        refused.assert_problem(422, "validation_failed");
+        let pointers: Vec<&str> =
+            refused.json["errors"].as_array().unwrap().iter().filter_map(|e| e["pointer"].as_str()).collect();
+        assert!(pointers.contains(&"/graph/nodes/1/config/correlation/eventKey"), "{}", refused.text);
+        assert!(pointers.contains(&"/graph/edges/1/kind"), "a timeout edge without timeoutMs: {}", refused.text);
     }
 );

@@ -278,7 +278,7 @@ pub struct WaitNodeConfig {
     /// Which deliveries resume it: their event becomes the node's output.
     pub correlation: Option<Correlation>,
     /// Issues a signed resume link: `resume.<nodeId>` in the templates of the steps before it
-    /// (send it to the approver), and `resumeUrl` on the waiting step. A POST to it ends the
+    /// (send it to the approver; it is shown nowhere else). A POST to it ends the
     /// wait with its JSON body as the output; no API key needed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub approval: bool,

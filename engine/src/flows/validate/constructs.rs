@@ -86,6 +86,13 @@ pub(super) fn wait(
             ));
         }
         expression(&c.key, format!("{at}/correlation/key"), known, &mut problems);
+        // Without `eventKey`, `key` is read from the delivery too, where only `trigger` exists.
+        if c.event_key.is_none() && template::root_names(&c.key).iter().any(|name| name != "trigger") {
+            problems.push(problem(
+                format!("{at}/correlation/eventKey"),
+                "`key` reads more than `trigger`: set `eventKey`, the expression a delivery is keyed by",
+            ));
+        }
         if let Some(event_key) = &c.event_key {
             // Evaluated over the delivery alone: it names no node.
             expression(event_key, format!("{at}/correlation/eventKey"), &|_| false, &mut problems);
@@ -104,12 +111,17 @@ pub(super) fn respond(r: &RespondConfig, at: &str, known: &dyn Fn(&str) -> bool)
             problems.push(problem(format!("{at}/headers/{name}"), "a header's value is a string (a template)"));
         } else if !is_header_name(name) {
             problems.push(problem(format!("{at}/headers/{name}"), format!("`{name}` is not a header name")));
+        } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            problems.push(problem(format!("{at}/headers/{name}"), format!("`{name}` is set by the server")));
         }
     }
     templates(&Value::Object(r.headers.clone()), format!("{at}/headers"), known, &mut problems);
     templates(&r.body, format!("{at}/body"), known, &mut problems);
     problems
 }
+
+/// Headers the server sets on a synchronous answer: a flow may not.
+const RESERVED_HEADERS: [&str; 5] = ["content-length", "transfer-encoding", "connection", "x-bacon-run-id", "host"];
 
 /// A header name is a token (RFC 9110 §5.1).
 fn is_header_name(name: &str) -> bool {
