@@ -166,6 +166,24 @@ impl ServerProcess {
     }
 
     /// Collects what the process printed until now without waiting.
+    /// Waits for the process to exit and for every line it wrote (its pipes closed), up to
+    /// `deadline`, and returns its exit status and all its output. (A `drain` right after the
+    /// exit may miss lines the readers had not forwarded yet.)
+    ///
+    /// # Panics
+    /// When the process does not exit within `deadline`.
+    pub async fn exit(&mut self, deadline: Duration) -> (std::process::ExitStatus, &[String]) {
+        let status = tokio::time::timeout(deadline, self.child.wait())
+            .await
+            .expect("the process exits in time")
+            .expect("the exit status is read");
+        let end = tokio::time::Instant::now() + deadline;
+        while let Ok(Some(line)) = tokio::time::timeout_at(end, self.lines.recv()).await {
+            self.output.push(line);
+        }
+        (status, &self.output)
+    }
+
     pub fn drain(&mut self) -> &[String] {
         while let Ok(line) = self.lines.try_recv() {
             self.output.push(line);

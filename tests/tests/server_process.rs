@@ -76,8 +76,7 @@ async fn first_start_and_restart_on_postgres() {
 async fn a_bad_configuration_fails_with_a_clear_message() {
     let cwd = tempfile::tempdir().unwrap();
     let mut server = ServerProcess::start(cwd.path(), &["serve"], &[("BACON_HTTP__BINDD", "x")]);
-    let status = tokio::time::timeout(Duration::from_secs(60), server.child.wait()).await.unwrap().unwrap();
-    server.drain();
+    let status = server.exit(Duration::from_secs(60)).await.0;
     assert!(!status.success());
     let printed = server.output.join("\n");
     assert!(printed.contains("invalid configuration") && printed.contains("bindd"), "{printed}");
@@ -114,8 +113,7 @@ async fn a_malformed_admin_key_stops_the_server_before_it_writes_anything() {
         &["serve"],
         &[("BACON_ADMIN_KEY", "letmein"), ("BACON_HTTP__BIND", "127.0.0.1:0")],
     );
-    let status = tokio::time::timeout(Duration::from_secs(60), server.child.wait()).await.unwrap().unwrap();
-    server.drain();
+    let status = server.exit(Duration::from_secs(60)).await.0;
     assert!(!status.success());
     let printed = server.output.join("\n");
     assert!(printed.contains("bacon_admin_") && printed.contains("43 base64url"), "{printed}");
@@ -128,8 +126,7 @@ async fn tenant_create_prints_its_key_once_and_logs_are_json_on_request() {
     let cwd = tempfile::tempdir().unwrap();
     let mut run =
         ServerProcess::start(cwd.path(), &["tenant", "create", "--name", "Acme"], &[("BACON_LOG_FORMAT", "json")]);
-    let status = tokio::time::timeout(Duration::from_secs(60), run.child.wait()).await.unwrap().unwrap();
-    run.drain();
+    let status = run.exit(Duration::from_secs(60)).await.0;
     assert!(status.success(), "{}", run.output.join("\n"));
     let printed = run.output.join("\n");
     assert!(printed.contains("Created tenant `Acme` (ten_"), "{printed}");
@@ -222,8 +219,7 @@ async fn rotate_keys_while_serving(env: &[(&str, &str)]) {
     let hook_url = activated["hookUrl"].as_str().unwrap().to_string();
 
     let mut rotate = ServerProcess::start(cwd.path(), &["keys", "rotate"], env);
-    let status = tokio::time::timeout(Duration::from_secs(60), rotate.child.wait()).await.unwrap().unwrap();
-    rotate.drain();
+    let status = rotate.exit(Duration::from_secs(60)).await.0;
     assert!(status.success(), "{}", rotate.output.join("\n"));
     let printed = rotate.output.join("\n");
     assert!(printed.contains("Re-encrypted 3 secrets in 3 rows"), "{printed}");
@@ -299,8 +295,7 @@ async fn fleet_rotation(database_url: &str) {
     let generate = || async {
         let cwd = tempfile::tempdir().unwrap();
         let mut run = ServerProcess::start(cwd.path(), &["keys", "generate"], &[]);
-        let status = tokio::time::timeout(Duration::from_secs(60), run.child.wait()).await.unwrap().unwrap();
-        run.drain();
+        let status = run.exit(Duration::from_secs(60)).await.0;
         assert!(status.success(), "{}", run.output.join("\n"));
         run.stdout()[0].trim().to_string()
     };
@@ -362,8 +357,7 @@ async fn fleet_rotation(database_url: &str) {
     let keys = format!("{new},{old}");
     let env = [("BACON_DATABASE_URL", database_url), ("BACON_MASTER_KEYS", keys.as_str())];
     let mut rotate = ServerProcess::start(cwd.path(), &["keys", "rotate"], &env);
-    let status = tokio::time::timeout(Duration::from_secs(60), rotate.child.wait()).await.unwrap().unwrap();
-    rotate.drain();
+    let status = rotate.exit(Duration::from_secs(60)).await.0;
     assert!(status.success(), "{}", rotate.output.join("\n"));
     assert!(rotate.output.join("\n").contains("Re-encrypted"), "{}", rotate.output.join("\n"));
     first.terminate(Duration::from_secs(30)).await;
@@ -378,8 +372,7 @@ async fn fleet_rotation(database_url: &str) {
     let both =
         [("BACON_MASTER_KEYS", new.as_str()), ("BACON_MASTER_KEY", old.as_str()), ("BACON_HTTP__BIND", "127.0.0.1:0")];
     let mut refused = ServerProcess::start(cwd.path(), &["serve"], &both);
-    let status = tokio::time::timeout(Duration::from_secs(60), refused.child.wait()).await.unwrap().unwrap();
-    refused.drain();
+    let status = refused.exit(Duration::from_secs(60)).await.0;
     assert!(!status.success());
     assert!(refused.output.join("\n").contains("not both"), "{}", refused.output.join("\n"));
 }
