@@ -35,6 +35,8 @@ pub struct Resumed {
            ("token" = String, Path, description = "The link's signature")),
     request_body(content = Option<Object>, description = "Optional JSON: the wait node's output (default `{}`)"),
     responses((status = 200, description = "The wait ended", body = Resumed),
+              (status = 400, description = "The body is not JSON (`invalid_json`)",
+                body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 404, description = "No such link (a wrong or altered token, run or node)",
                 body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 409, description = "The run has ended (`invalid_run_state`) or the node is not waiting (`not_waiting`)",
