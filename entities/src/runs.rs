@@ -34,6 +34,8 @@ pub struct Model {
     /// A synchronous webhook's answer, `{status, headers, body}`, once a `respond` node set it.
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub response: Option<Json>,
+    /// When a run of a flow with a run timeout fails unless it has ended.
+    pub deadline_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

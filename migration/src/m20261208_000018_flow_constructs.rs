@@ -1,7 +1,9 @@
 //! Flow constructs (issue #16): child runs link to the parent step that started them
 //! (`runs.parent_run_id`, `runs.parent_step_id`); a synchronous webhook's answer is kept on its
 //! run (`runs.response`), so a retried delivery gets the same one; and a `wait` node's open wait
-//! is a row in `waits` until an event, a matching delivery or its timeout ends it.
+//! is a row in `waits` until an event, a matching delivery or its timeout ends it. A run of a
+//! flow with a run timeout has its `deadline_at` (the reconciler's check when the deadline's job
+//! was lost).
 //!
 //! Every new column is null for existing runs.
 
@@ -18,6 +20,7 @@ enum Runs {
     ParentRunId,
     ParentStepId,
     Response,
+    DeadlineAt,
 }
 
 #[derive(Iden)]
@@ -53,6 +56,21 @@ impl MigrationTrait for Migration {
                     .table(Runs::Table)
                     .add_column(ColumnDef::new(Runs::Response).json_binary().null())
                     .take(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Runs::Table)
+                    .add_column(ColumnDef::new(Runs::DeadlineAt).timestamp_with_time_zone().null())
+                    .take(),
+            )
+            .await?;
+        // Running runs with a deadline, for the reconciler.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS idx_runs_deadline ON runs (deadline_at) WHERE deadline_at IS NOT NULL AND status = 'running'",
             )
             .await?;
         // Children of a run, for the cancel cascade (few runs have a parent: a partial index).
@@ -92,7 +110,8 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(Waits::Table).if_exists().take()).await?;
         manager.get_connection().execute_unprepared("DROP INDEX IF EXISTS idx_runs_parent").await?;
-        for column in [Runs::Response, Runs::ParentStepId, Runs::ParentRunId] {
+        manager.get_connection().execute_unprepared("DROP INDEX IF EXISTS idx_runs_deadline").await?;
+        for column in [Runs::DeadlineAt, Runs::Response, Runs::ParentStepId, Runs::ParentRunId] {
             manager.alter_table(Table::alter().table(Runs::Table).drop_column(column).take()).await?;
         }
         Ok(())

@@ -56,6 +56,7 @@ async fn seed(app: &TestApp, flows: &[String]) -> chrono::DateTime<chrono::Utc> 
                 parent_run_id: Set(None),
                 parent_step_id: Set(None),
                 response: Set(None),
+                deadline_at: Set(None),
             }
         });
         bacon_entities::runs::Entity::insert_many(rows).exec_without_returning(&db).await.unwrap();

@@ -6,7 +6,7 @@
 use sea_orm::DatabaseTransaction;
 use serde_json::{Value, json};
 
-use super::engine::{RunEngine, RunError, context_of, deadline_of, publish_run_end};
+use super::engine::{RunEngine, RunError, context_of, deadline_for, deadline_of, publish_run_end};
 use super::plan;
 use super::status::{RunStatus, RunTrigger, StepStatus};
 use crate::StoreError;
@@ -153,9 +153,8 @@ impl RunEngine {
         if run.status != RunStatus::Running {
             return Ok(());
         }
-        let graph = self.graph_of(self.db(), &run).await?;
-        let Some(ms) = graph.timeout_ms else { return Ok(()) };
-        let due = run.started_at.unwrap_or(run.created_at) + chrono::Duration::milliseconds(ms as i64);
+        let Some(due) = run.deadline_at else { return Ok(()) };
+        let ms = self.graph_of(self.db(), &run).await?.timeout_ms.unwrap_or_default();
         if due > chrono::Utc::now() {
             return self.enqueue(vec![Job::for_the_rest(WorkItem::run_deadline(run_id)?, due)]).await;
         }
@@ -228,13 +227,14 @@ impl RunEngine {
                 input,
                 trigger: Some(trigger),
                 trigger_kind: RunTrigger::Subflow,
+                deadline_at: deadline_for(&graph),
                 parent: Some(ParentLink { run_id: parent.id.clone(), step_id: step.id.clone() }),
             },
         )
         .await?;
         self.metrics().run_started(&child.tenant_id);
         let (mut jobs, child) = self.apply_plan(txn, child, &graph, plan).await?;
-        jobs.extend(deadline_of(&graph, &child)?);
+        jobs.extend(deadline_of(&child)?);
         Ok((child, jobs))
     }
 

@@ -138,11 +138,16 @@ pub(super) fn context_of(
     plan::context_for(graph, &run.input, trigger, &states, limits, step_node_id)
 }
 
-/// The job of a new run's timeout, when its flow has one and it is still going.
-pub(super) fn deadline_of(graph: &FlowGraph, run: &Run) -> Result<Option<Job>, StoreError> {
-    match graph.timeout_ms {
-        Some(ms) if run.status == RunStatus::Running => {
-            Ok(Some(Job::after(WorkItem::run_deadline(&run.id)?, Duration::from_millis(ms))))
+/// When a run starting now must end by, if its flow has a run timeout.
+pub(super) fn deadline_for(graph: &FlowGraph) -> Option<chrono::DateTime<Utc>> {
+    graph.timeout_ms.map(|ms| Utc::now() + chrono::Duration::milliseconds(ms as i64))
+}
+
+/// The job of a run's deadline, when it has one and is still going.
+pub(super) fn deadline_of(run: &Run) -> Result<Option<Job>, StoreError> {
+    match run.deadline_at {
+        Some(at) if run.status == RunStatus::Running => {
+            Ok(Some(Job::for_the_rest(WorkItem::run_deadline(&run.id)?, at)))
         }
         _ => Ok(None),
     }
@@ -360,6 +365,7 @@ impl RunEngine {
             trigger,
             trigger_kind: started_by,
             parent: None,
+            deadline_at: deadline_for(&graph),
         };
         let key = new.idempotency_key.clone();
         let run = match runs::insert(&txn, new).await {
@@ -375,7 +381,7 @@ impl RunEngine {
         };
         // Nobody else sees the run before the commit: no lock needed.
         let (mut jobs, run) = self.apply_plan(&txn, run, &graph, plan).await?;
-        jobs.extend(deadline_of(&graph, &run)?);
+        jobs.extend(deadline_of(&run)?);
         self.commit_with(txn, jobs).await?;
         self.metrics.run_started(&run.tenant_id);
         tracing::info!(tenant.id = %tenant, flow.id = %flow, run.id = %run.id, version, "Run started.");
@@ -773,7 +779,7 @@ impl RunEngine {
     pub async fn retry(&self, tenant: TenantId, run: RunId) -> Result<Run, RunError> {
         let current = runs::get(&self.db, tenant, run).await?;
         // Read (and cache) the graph before taking the write lock.
-        self.graph_of(&self.db, &current).await?;
+        let graph = self.graph_of(&self.db, &current).await?;
         let txn = self.begin().await?;
         let mut locked = runs::lock_run(&txn, &current.id).await?;
         if !runs::reopen_run(&txn, &current.id).await? {
@@ -787,6 +793,12 @@ impl RunEngine {
             .map(|step_id| WorkItem::step(&current.id, step_id).map(Job::now))
             .collect::<Result<Vec<_>, _>>()?;
         locked.status = RunStatus::Running;
+        // A retried run has its run timeout again, from now.
+        if let Some(at) = deadline_for(&graph) {
+            runs::set_deadline(&txn, &locked.id, at).await?;
+            locked.deadline_at = Some(at);
+            jobs.extend(deadline_of(&locked)?);
+        }
         jobs.extend(self.advance_in(&txn, locked).await?.0);
         self.commit_with(txn, jobs).await?;
         Ok(runs::get(&self.db, tenant, run).await?)
@@ -839,6 +851,11 @@ impl RunEngine {
             tracing::info!(steps = count, "Reconciler re-enqueued orphaned steps.");
         }
         count += self.unpark_left_parked().await?;
+        for run_id in runs::past_deadline(&self.db, chrono::Duration::seconds(5), 500).await? {
+            tracing::info!(run.id = %run_id, "Reconciler ends a run past its deadline.");
+            self.run_deadline(&run_id).await?;
+            count += 1;
+        }
         for step in runs::waiting_on_ended_children(&self.db, chrono::Duration::seconds(10), 500).await? {
             tracing::info!(run.id = %step.run_id, step.id = %step.id, "Reconciler wakes a subflow step whose child ended.");
             self.enqueue(vec![Job::now(WorkItem::step(&step.run_id, &step.id)?)]).await?;

@@ -39,6 +39,8 @@ pub struct Run {
     pub parent: Option<ParentLink>,
     /// A synchronous webhook's answer (`{status, headers, body}`), once a `respond` node set it.
     pub response: Option<Value>,
+    /// Its flow's run timeout, from its start (or its last retry).
+    pub deadline_at: Option<DateTime<Utc>>,
 }
 
 /// Where a child run reports its end.
@@ -100,6 +102,7 @@ fn run_of(m: runs::Model) -> Run {
             _ => None,
         },
         response: m.response,
+        deadline_at: m.deadline_at,
     }
 }
 
@@ -137,6 +140,7 @@ pub struct NewRun {
     pub trigger: Option<Value>,
     pub trigger_kind: RunTrigger,
     pub parent: Option<ParentLink>,
+    pub deadline_at: Option<DateTime<Utc>>,
 }
 
 /// The run with this idempotency key, if any.
@@ -211,6 +215,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewRun) -> Result<Run, Store
         parent_run_id: Set(new.parent.as_ref().map(|p| p.run_id.clone())),
         parent_step_id: Set(new.parent.as_ref().map(|p| p.step_id.clone())),
         response: Set(None),
+        deadline_at: Set(new.deadline_at),
     };
     runs::Entity::insert(run.clone()).exec_without_returning(db).await.map_err(|e| StoreError::from_db("run", e))?;
     // Every column was set above: the row is known without reading it back.
@@ -650,6 +655,39 @@ pub async fn waiting_on_ended_children(
         .into_iter()
         .map(step_of)
         .collect())
+}
+
+/// Sets a run's deadline (a retry starts its run timeout again).
+///
+/// # Errors
+/// On a database failure.
+pub async fn set_deadline(db: &impl ConnectionTrait, run_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    runs::Entity::update_many()
+        .col_expr(runs::Column::DeadlineAt, Expr::value(Some(at)))
+        .filter(runs::Column::Id.eq(run_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Running runs more than `grace` past their deadline: their deadline's job was lost.
+///
+/// # Errors
+/// On a database failure.
+pub async fn past_deadline(
+    db: &impl ConnectionTrait,
+    grace: ChronoDuration,
+    limit: u64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(runs::Entity::find()
+        .select_only()
+        .column(runs::Column::Id)
+        .filter(runs::Column::DeadlineAt.lt(Utc::now() - grace))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .limit(limit)
+        .into_tuple::<String>()
+        .all(db)
+        .await?)
 }
 
 /// Keeps a synchronous webhook's answer on its run, unless one is kept already (the first

@@ -161,3 +161,27 @@ db_test!(
         assert_eq!(refused.json["errors"][0]["pointer"], "/graph/timeoutMs", "{}", refused.text);
     }
 );
+
+db_test!(
+    async fn a_run_past_its_deadline_whose_job_was_lost_is_ended_by_the_reconciler(app) {
+        use sea_orm::ConnectionTrait;
+        let key = app.tenant_key.clone();
+        let graph = json!({"nodes": [
+                {"id": "t", "type": "trigger", "config": {}},
+                {"id": "hold", "type": "wait", "config": {}}],
+            "edges": [{"id": "1", "source": "t", "target": "hold"}],
+            "timeoutMs": 600000});
+        let flow = app.post("/v1/flows", &key, json!({"name": "bounded", "graph": graph})).await;
+        let started = app.post(&format!("/v1/flows/{}/runs", flow.json["id"].as_str().unwrap()), &key, json!({})).await;
+        let run = started.json["id"].as_str().unwrap().to_string();
+        // The deadline passes while its job is still 10 minutes away, as if that job were lost.
+        let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+        let past = (chrono::Utc::now() - chrono::Duration::seconds(30)).to_rfc3339();
+        let sql = format!("UPDATE runs SET deadline_at = '{past}' WHERE id = '{run}'");
+        db.execute_unprepared(&sql).await.unwrap();
+        let done = ended(&app, &run).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        assert_eq!(done["error"]["kind"], "timeout", "{done}");
+        assert_eq!(done["error"]["message"], "the run passed its timeout of 600000 ms", "{done}");
+    }
+);
