@@ -197,6 +197,41 @@ impl TestApp {
         assert_eq!(reply.status, 201, "{}", reply.text);
         reply.json["key"].as_str().expect("key").to_string()
     }
+
+    /// Saves a flow named `name` with `graph` (with the tenant key) and returns its id.
+    ///
+    /// # Panics
+    /// When the server refuses.
+    pub async fn create_flow(&self, name: &str, graph: Value) -> String {
+        let reply =
+            self.post("/v1/flows", &self.tenant_key.clone(), serde_json::json!({"name": name, "graph": graph})).await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.json["id"].as_str().expect("flow id").to_string()
+    }
+
+    /// Starts a run of `flow` with `input` and returns its id.
+    ///
+    /// # Panics
+    /// When the server does not answer 202.
+    pub async fn start_run(&self, flow: &str, input: Value) -> String {
+        let reply = self
+            .post(&format!("/v1/flows/{flow}/runs"), &self.tenant_key.clone(), serde_json::json!({"input": input}))
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.text);
+        reply.json["id"].as_str().expect("run id").to_string()
+    }
+
+    /// Waits (up to 60 s) for run `run` to end, and returns it with its steps.
+    ///
+    /// # Panics
+    /// When it is still running at the deadline.
+    pub async fn run_ended(&self, run: &str) -> Value {
+        crate::wait::until(&format!("run {run} to end"), std::time::Duration::from_secs(60), || async {
+            let reply = self.get(&format!("/v1/runs/{run}"), &self.tenant_key.clone()).await;
+            (reply.json["status"] != "running").then_some(reply.json)
+        })
+        .await
+    }
 }
 
 /// Reads a response whole.

@@ -7,6 +7,7 @@
 //! - [`process`] runs the real `bacon-server` binary as a child process.
 //! - [`tcp_proxy`] takes a test server's PostgreSQL away and gives it back (an outage).
 //! - [`rows`] counts rows of a test server's tables.
+//! - [`twilio`] signs deliveries as Twilio does.
 //! - [`wait`] waits for a condition with a deadline (never a bare sleep).
 
 pub mod app;
@@ -16,6 +17,7 @@ pub mod process;
 pub mod rows;
 pub mod tcp_proxy;
 pub mod testkit_plugin;
+pub mod twilio;
 pub mod wait;
 
 pub use app::{Backend, TestApp, spawn_app};

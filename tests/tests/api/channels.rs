@@ -9,8 +9,6 @@ use bacon_plugin_sdk::testing::wiremock::matchers::{method, path};
 use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
 use bacon_tests::app::{read, spawn_app_with};
 use bacon_tests::{backend_test, postgres, wait};
-use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 
 const PUBLIC_URL: &str = "https://bacon.example.com";
@@ -73,26 +71,12 @@ backend_test!(
             ("MessageSid", "SM44444444444444444444444444444444"),
             ("To", "whatsapp:+14155238886"),
         ];
-        let mut signed = hook_url.clone();
-        for (name, value) in form {
-            signed.push_str(name);
-            signed.push_str(value);
+        let (headers, body) = bacon_tests::twilio::signed_form(&hook_url, TOKEN, &form);
+        let mut request = app.client.post(app.url(hook_url.strip_prefix(PUBLIC_URL).unwrap())).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
         }
-        let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(TOKEN.as_bytes()).unwrap();
-        mac.update(signed.as_bytes());
-        let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        let answer = read(
-            app.client
-                .post(app.url(hook_url.strip_prefix(PUBLIC_URL).unwrap()))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-twilio-signature", signature)
-                .body(body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let answer = read(request.send().await.unwrap()).await;
         assert_eq!(answer.status, 200, "{}", answer.text);
         let conversation = wait::until("the inbound run", Duration::from_secs(30), || async {
             let runs = app.get(&format!("/v1/runs?flowId={flow}"), &key).await;

@@ -2,11 +2,9 @@
 //! the run succeeds; without one the run fails; with `continueOnFail` the next node runs and
 //! sees the error. Bad error edges are refused with a pointer.
 
-use std::time::Duration;
-
 use bacon_plugin_sdk::testing::wiremock::matchers::path;
 use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
-use bacon_tests::{TestApp, db_test, wait};
+use bacon_tests::{TestApp, db_test};
 use serde_json::{Value, json};
 
 fn call(id: &str, url: String, body: Value) -> Value {
@@ -15,17 +13,9 @@ fn call(id: &str, url: String, body: Value) -> Value {
 }
 
 async fn run_to_end(app: &TestApp, graph: Value) -> Value {
-    let flow = app.post("/v1/flows", &app.tenant_key, json!({"name": "errors", "graph": graph})).await;
-    assert_eq!(flow.status, 201, "{}", flow.text);
-    let started =
-        app.post(&format!("/v1/flows/{}/runs", flow.json["id"].as_str().unwrap()), &app.tenant_key, json!({})).await;
-    assert_eq!(started.status, 202, "{}", started.text);
-    let run = started.json["id"].as_str().unwrap().to_string();
-    wait::until(&format!("run {run} to end"), Duration::from_secs(60), || async {
-        let reply = app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await;
-        (reply.json["status"] != "running").then_some(reply.json)
-    })
-    .await
+    let flow = app.create_flow("errors", graph).await;
+    let run = app.start_run(&flow, json!({})).await;
+    app.run_ended(&run).await
 }
 
 fn status_of(run: &Value, node: &str) -> Option<String> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bacon_plugin_sdk::testing::wiremock::matchers::path;
 use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-use bacon_tests::{TestApp, db_test, wait};
+use bacon_tests::{TestApp, db_test};
 use serde_json::{Value, json};
 
 /// The vendor: echoes each request's body after `DELAY`, recording when each arrived.
@@ -64,17 +64,9 @@ pub(crate) fn map_flow(vendor: &str, items: usize, concurrency: u32) -> Value {
 }
 
 async fn run_to_end(app: &TestApp, graph: Value) -> Value {
-    let flow = app.post("/v1/flows", &app.tenant_key, json!({"name": "map", "graph": graph})).await;
-    assert_eq!(flow.status, 201, "{}", flow.text);
-    let started =
-        app.post(&format!("/v1/flows/{}/runs", flow.json["id"].as_str().unwrap()), &app.tenant_key, json!({})).await;
-    assert_eq!(started.status, 202, "{}", started.text);
-    let run = started.json["id"].as_str().unwrap().to_string();
-    wait::until(&format!("run {run} to end"), Duration::from_secs(120), || async {
-        let reply = app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await;
-        (reply.json["status"] != "running").then_some(reply.json)
-    })
-    .await
+    let flow = app.create_flow("map", graph).await;
+    let run = app.start_run(&flow, json!({})).await;
+    app.run_ended(&run).await
 }
 
 db_test!(

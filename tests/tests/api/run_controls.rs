@@ -20,14 +20,6 @@ async fn allow(app: &TestApp, vendor: &MockServer) {
     assert_eq!(app.put("/v1/plugins/bacon-plugin-http/settings", &app.tenant_key, settings).await.status, 200);
 }
 
-async fn ended(app: &TestApp, run: &str) -> Value {
-    wait::until(&format!("run {run} to end"), Duration::from_secs(60), || async {
-        let reply = app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await;
-        (reply.json["status"] != "running").then_some(reply.json)
-    })
-    .await
-}
-
 /// Jobs not yet done (waiting, fetched or running) in the app's queue.
 async fn jobs_left(db: &sea_orm::DatabaseConnection) -> i64 {
     let table = bacon_worker::jobs::jobs_table(db.get_database_backend());
@@ -101,19 +93,19 @@ db_test!(
 
         let first = app.post(&format!("/v1/flows/{flow}/runs"), &app.tenant_key, json!({"input": {"order": 7}})).await;
         let first = first.json["id"].as_str().unwrap().to_string();
-        assert_eq!(ended(&app, &first).await["flowVersion"], 2);
+        assert_eq!(app.run_ended(&first).await["flowVersion"], 2);
 
         let on_v1 = app.post(&format!("/v1/runs/{first}/rerun"), &app.tenant_key, json!({"version": 1})).await;
         assert_eq!(on_v1.status, 202, "{}", on_v1.text);
         let on_v1 = on_v1.json["id"].as_str().unwrap().to_string();
         assert_ne!(on_v1, first, "a rerun is a new run");
-        let done = ended(&app, &on_v1).await;
+        let done = app.run_ended(&on_v1).await;
         assert_eq!((done["status"].as_str(), done["flowVersion"].as_i64()), (Some("succeeded"), Some(1)), "{done}");
         assert_eq!(done["input"], json!({"order": 7}), "the same input");
 
         let current = app.post(&format!("/v1/runs/{first}/rerun"), &app.tenant_key, json!({})).await;
         let current = current.json["id"].as_str().unwrap().to_string();
-        assert_eq!(ended(&app, &current).await["flowVersion"], 2);
+        assert_eq!(app.run_ended(&current).await["flowVersion"], 2);
         let missing = app.post(&format!("/v1/runs/{first}/rerun"), &app.tenant_key, json!({"version": 9})).await;
         assert_eq!(missing.status, 404, "{}", missing.text);
 
@@ -147,7 +139,7 @@ db_test!(
         assert_eq!(flow.status, 201, "{}", flow.text);
         let started = app.post(&format!("/v1/flows/{}/runs", flow.json["id"].as_str().unwrap()), &key, json!({})).await;
         let run = started.json["id"].as_str().unwrap().to_string();
-        let done = ended(&app, &run).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "failed", "{done}");
         assert_eq!(done["error"]["kind"], "timeout", "{done}");
         let statuses: Vec<&str> = done["steps"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
@@ -179,7 +171,7 @@ db_test!(
         let past = (chrono::Utc::now() - chrono::Duration::seconds(30)).to_rfc3339();
         let sql = format!("UPDATE runs SET deadline_at = '{past}' WHERE id = '{run}'");
         db.execute_unprepared(&sql).await.unwrap();
-        let done = ended(&app, &run).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "failed", "{done}");
         assert_eq!(done["error"]["kind"], "timeout", "{done}");
         assert_eq!(done["error"]["message"], "the run passed its timeout of 600000 ms", "{done}");

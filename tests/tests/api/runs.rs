@@ -32,26 +32,6 @@ fn chain(nodes: Vec<Value>) -> Value {
     json!({"nodes": nodes, "edges": edges})
 }
 
-async fn create_flow(app: &TestApp, graph: Value) -> String {
-    let reply = app.post("/v1/flows", &app.tenant_key, json!({"name": "flow", "graph": graph})).await;
-    assert_eq!(reply.status, 201, "{}", reply.text);
-    reply.json["id"].as_str().unwrap().to_string()
-}
-
-async fn start(app: &TestApp, flow: &str, input: Value) -> String {
-    let reply = app.post(&format!("/v1/flows/{flow}/runs"), &app.tenant_key, json!({"input": input})).await;
-    assert_eq!(reply.status, 202, "{}", reply.text);
-    reply.json["id"].as_str().unwrap().to_string()
-}
-
-async fn finished(app: &TestApp, run: &str) -> Value {
-    wait::until(&format!("run {run} to finish"), Duration::from_secs(60), || async {
-        let reply = app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await;
-        (reply.json["status"] != "running").then_some(reply.json)
-    })
-    .await
-}
-
 async fn audit_of(app: &TestApp, run: &str) -> Vec<Value> {
     app.get(&format!("/v1/audit?runId={run}"), &app.tenant_key).await.json["items"].as_array().unwrap().clone()
 }
@@ -82,9 +62,9 @@ db_test!(
                 {"id": "6", "source": "no", "target": "end"}
             ]
         });
-        let flow = create_flow(&app, graph).await;
-        let run = start(&app, &flow, json!({"orderId": "1001"})).await;
-        let done = finished(&app, &run).await;
+        let flow = app.create_flow("flow", graph).await;
+        let run = app.start_run(&flow, json!({"orderId": "1001"})).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         let ran: Vec<&str> = done["steps"].as_array().unwrap().iter().map(|s| s["nodeId"].as_str().unwrap()).collect();
         assert_eq!(ran, ["fetch", "yes"]);
@@ -108,9 +88,9 @@ db_test!(
         Mock::given(path("/flaky")).respond_with(ResponseTemplate::new(200)).with_priority(3).mount(&vendor).await;
         allow(&app, &vendor).await;
         let retry = json!({"retry": {"kind": "fixed", "intervalMs": 100, "maxAttempts": 5}});
-        let flow = create_flow(&app, chain(vec![json!({"id": "t", "type": "trigger", "config": {}}), call("a", format!("{}/flaky", vendor.uri()), retry)])).await;
-        let run = start(&app, &flow, json!({"orderId": "7"})).await;
-        let done = finished(&app, &run).await;
+        let flow = app.create_flow("flow", chain(vec![json!({"id": "t", "type": "trigger", "config": {}}), call("a", format!("{}/flaky", vendor.uri()), retry)])).await;
+        let run = app.start_run(&flow, json!({"orderId": "7"})).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         assert_eq!(done["steps"][0]["attempts"], 3);
         let audit = audit_of(&app, &run).await;
@@ -132,20 +112,20 @@ db_test!(
         Mock::given(path("/second")).respond_with(ResponseTemplate::new(400).set_body_string("bad order")).with_priority(1).up_to_n_times(1).mount(&vendor).await;
         Mock::given(path("/second")).respond_with(ResponseTemplate::new(200)).with_priority(2).mount(&vendor).await;
         allow(&app, &vendor).await;
-        let flow = create_flow(&app, chain(vec![
+        let flow = app.create_flow("flow", chain(vec![
             json!({"id": "t", "type": "trigger", "config": {}}),
             call("first", format!("{}/first", vendor.uri()), json!({})),
             call("second", format!("{}/second", vendor.uri()), json!({})),
         ])).await;
-        let run = start(&app, &flow, json!({"orderId": "9"})).await;
-        let done = finished(&app, &run).await;
+        let run = app.start_run(&flow, json!({"orderId": "9"})).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "failed", "{done}");
         assert_eq!(done["steps"][1]["attempts"], 1, "a 400 is not retried");
         assert!(done["error"]["message"].as_str().unwrap().contains("bad order"), "{done}");
 
         let retried = app.post(&format!("/v1/runs/{run}/retry"), &app.tenant_key, json!({})).await;
         assert_eq!(retried.status, 202, "{}", retried.text);
-        let done = finished(&app, &run).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         let requests = vendor.received_requests().await.unwrap();
         assert_eq!(requests.iter().filter(|r| r.url.path() == "/first").count(), 1, "earlier steps are not re-run");
@@ -163,7 +143,7 @@ db_test!(
             json!({"id": "wait", "type": "delay", "config": {"durationMs": 1000}}),
             call("a", format!("{}/{p}", vendor.uri()), json!({})),
         ]);
-        let flow = create_flow(&app, graph("v1")).await;
+        let flow = app.create_flow("flow", graph("v1")).await;
         let request = |key: &'static str| {
             app.client
                 .post(app.url(&format!("/v1/flows/{flow}/runs")))
@@ -179,7 +159,7 @@ db_test!(
         let updated = app.put(&format!("/v1/flows/{flow}"), &app.tenant_key, json!({"name": "flow", "graph": graph("v2")})).await;
         assert_eq!(updated.json["version"], 2);
         let run = first.json["id"].as_str().unwrap().to_string();
-        let done = finished(&app, &run).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         assert_eq!(done["flowVersion"], 1);
         let paths: Vec<String> = vendor.received_requests().await.unwrap().iter().map(|r| r.url.path().to_string()).collect();
@@ -206,9 +186,9 @@ db_test!(
             json!({"id": "call", "type": "plugin_action", "config": {"pluginId": "bacon-plugin-http", "actionName": "request",
                 "payload": {"method": "POST", "url": format!("{}/orders", vendor.uri()), "body": {"order": "{{ vars.orderRef }}"}}}}),
         ]);
-        let flow = create_flow(&app, graph).await;
-        let run = start(&app, &flow, json!({"orderId": 7})).await;
-        assert_eq!(finished(&app, &run).await["status"], "succeeded");
+        let flow = app.create_flow("flow", graph).await;
+        let run = app.start_run(&flow, json!({"orderId": 7})).await;
+        assert_eq!(app.run_ended(&run).await["status"], "succeeded");
     }
 );
 
@@ -227,12 +207,12 @@ bacon_tests::backend_test!(
         };
         let vendor = MockServer::start().await;
         allow(&app, &vendor).await;
-        let flow = create_flow(&app, chain(vec![
+        let flow = app.create_flow("flow", chain(vec![
             json!({"id": "t", "type": "trigger", "config": {}}),
             call("a", format!("{}/a", vendor.uri()), json!({})),
         ]))
         .await;
-        start(&app, &flow, json!({"orderId": "1"})).await;
+        app.start_run(&flow, json!({"orderId": "1"})).await;
         let config = bacon_tests::app::test_config(app.data_dir(), app.database_url.clone(), &app.admin_key);
         let (db, engine) = bacon_api::startup::worker_engine(&config).await.unwrap();
         // The step has waited a minute (a backlog): past the reconciler's grace.
@@ -266,12 +246,12 @@ bacon_tests::backend_test!(
         let vendor = MockServer::start().await;
         Mock::given(method("POST")).and(path("/after")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&vendor).await;
         allow(&app, &vendor).await;
-        let flow = create_flow(&app, chain(vec![
+        let flow = app.create_flow("flow", chain(vec![
             json!({"id": "t", "type": "trigger", "config": {}}),
             call("after", format!("{}/after", vendor.uri()), json!({})),
         ]))
         .await;
-        let run = start(&app, &flow, json!({"orderId": "1"})).await;
+        let run = app.start_run(&flow, json!({"orderId": "1"})).await;
         let deleted = app.delete(&format!("/v1/flows/{flow}"), &app.tenant_key).await;
         assert_eq!(deleted.status, 204, "{}", deleted.text);
         assert_eq!(app.get(&format!("/v1/flows/{flow}"), &app.tenant_key).await.status, 404);
@@ -280,7 +260,7 @@ bacon_tests::backend_test!(
         let stop = tokio_util::sync::CancellationToken::new();
         let workers = tokio::spawn(bacon_worker::run_until(db, work, 2, stop.clone().cancelled_owned()));
         // README: deleting a flow keeps its runs going on their pinned version.
-        let done = finished(&app, &run).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         assert_eq!(done["flowVersion"], 1);
         vendor.verify().await;
@@ -305,7 +285,7 @@ db_test!(
         // Issue #13: planning was quadratic and held the write transaction, so a large flow's
         // start took minutes and other tenants' writes failed with `database is locked`.
         let nodes = 5_000;
-        let flow = create_flow(&app, counting_chain(nodes)).await;
+        let flow = app.create_flow("flow", counting_chain(nodes)).await;
         let neighbour_tenant = app.create_tenant("neighbour").await;
         let neighbour = app.issue_key(&neighbour_tenant, "editor").await;
         let small = chain(vec![json!({"id": "t", "type": "trigger", "config": {}}), json!({"id": "end", "type": "end", "config": {}})]);
@@ -330,7 +310,7 @@ db_test!(
         assert!(failed.is_empty(), "another tenant's writes failed meanwhile: {failed:?}");
 
         let run = reply.json["id"].as_str().unwrap();
-        let done = finished(&app, run).await;
+        let done = app.run_ended(run).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         assert_eq!(done["vars"]["count"], nodes - 2, "every transform ran once, in order");
     }
@@ -347,11 +327,11 @@ db_test!(
             edges.push(json!({"id": format!("out{i}"), "source": format!("d{i}"), "target": "end"}));
         }
         nodes.push(json!({"id": "end", "type": "end", "config": {}}));
-        let flow = create_flow(&app, json!({"nodes": nodes, "edges": edges})).await;
+        let flow = app.create_flow("flow", json!({"nodes": nodes, "edges": edges})).await;
 
         let started = std::time::Instant::now();
-        let run = start(&app, &flow, json!({})).await;
-        let done = finished(&app, &run).await;
+        let run = app.start_run(&flow, json!({})).await;
+        let done = app.run_ended(&run).await;
         eprintln!("{branches}-branch fan-out: the run finished in {:?} ({:?} backend)", started.elapsed(), app.backend);
         assert_eq!(done["status"], "succeeded", "{done}");
         let steps = done["steps"].as_array().unwrap();
@@ -383,8 +363,8 @@ db_test!(
         assert!(invoked.json["error"]["message"].as_str().unwrap().contains("could not resolve host"), "{}", invoked.text);
 
         // A durable step waits a minute for its next attempt.
-        let flow = create_flow(&app, chain(vec![json!({"id": "t", "type": "trigger", "config": {}}), call("a", url, json!({}))])).await;
-        let run = start(&app, &flow, json!({"orderId": "1"})).await;
+        let flow = app.create_flow("flow", chain(vec![json!({"id": "t", "type": "trigger", "config": {}}), call("a", url, json!({}))])).await;
+        let run = app.start_run(&flow, json!({"orderId": "1"})).await;
         let step = wait::until("the step to be retrying", Duration::from_secs(30), || async {
             let reply = app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await;
             let step = reply.json["steps"].as_array()?.iter().find(|s| s["nodeId"] == "a")?.clone();

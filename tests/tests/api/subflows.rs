@@ -8,26 +8,6 @@ use std::time::Duration;
 use bacon_tests::{TestApp, db_test, wait};
 use serde_json::{Value, json};
 
-async fn create_flow(app: &TestApp, name: &str, graph: Value) -> String {
-    let flow = app.post("/v1/flows", &app.tenant_key, json!({"name": name, "graph": graph})).await;
-    assert_eq!(flow.status, 201, "{}", flow.text);
-    flow.json["id"].as_str().unwrap().to_string()
-}
-
-async fn start(app: &TestApp, flow: &str, input: Value) -> String {
-    let started = app.post(&format!("/v1/flows/{flow}/runs"), &app.tenant_key, json!({"input": input})).await;
-    assert_eq!(started.status, 202, "{}", started.text);
-    started.json["id"].as_str().unwrap().to_string()
-}
-
-async fn ended(app: &TestApp, run: &str) -> Value {
-    wait::until(&format!("run {run} to end"), Duration::from_secs(60), || async {
-        let reply = app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await;
-        (reply.json["status"] != "running").then_some(reply.json)
-    })
-    .await
-}
-
 async fn children(app: &TestApp, parent: &str) -> Vec<Value> {
     app.get(&format!("/v1/runs?parentRunId={parent}"), &app.tenant_key).await.json["items"].as_array().unwrap().clone()
 }
@@ -50,7 +30,7 @@ fn parent_graph(child: &str, input: Value) -> Value {
 
 db_test!(
     async fn a_subflow_runs_its_child_and_takes_its_output(app) {
-        let adder = create_flow(&app, "adder", json!({
+        let adder = app.create_flow("adder", json!({
             "nodes": [
                 {"id": "t", "type": "trigger", "config": {}},
                 {"id": "check", "type": "condition", "config": {"expression": "input.a >= 0"}},
@@ -60,9 +40,9 @@ db_test!(
                       {"id": "2", "source": "check", "target": "add", "when": "true"}]
         }))
         .await;
-        let parent = create_flow(&app, "parent", parent_graph(&adder, json!({"a": "{{ input.x }}", "b": 3}))).await;
-        let run = start(&app, &parent, json!({"x": 2})).await;
-        let done = ended(&app, &run).await;
+        let parent = app.create_flow("parent", parent_graph(&adder, json!({"a": "{{ input.x }}", "b": 3}))).await;
+        let run = app.start_run(&parent, json!({"x": 2})).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         assert_eq!(done["vars"]["sum"], 5, "{done}");
         let kids = children(&app, &run).await;
@@ -77,7 +57,7 @@ db_test!(
         assert_eq!(step["output"]["runId"], child["id"]);
 
         // A child that fails fails the node, and the parent's error edge handles it.
-        let failing = create_flow(&app, "failing", json!({
+        let failing = app.create_flow("failing", json!({
             "nodes": [
                 {"id": "t", "type": "trigger", "config": {}},
                 {"id": "boom", "type": "transform", "config": {"set": {"total": "{{ input.missing.field }}"}}}
@@ -85,9 +65,9 @@ db_test!(
             "edges": [{"id": "1", "source": "t", "target": "boom"}]
         }))
         .await;
-        let parent = create_flow(&app, "parent of failing", parent_graph(&failing, json!({}))).await;
-        let run = start(&app, &parent, json!({})).await;
-        let done = ended(&app, &run).await;
+        let parent = app.create_flow("parent of failing", parent_graph(&failing, json!({}))).await;
+        let run = app.start_run(&parent, json!({})).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "the error edge handled it: {done}");
         let why = done["vars"]["why"].as_str().unwrap();
         assert!(why.contains("failed") && why.contains("input.missing"), "{why}");
@@ -97,7 +77,7 @@ db_test!(
 
 db_test!(
     async fn cancelling_a_parent_cancels_its_waiting_child(app) {
-        let waiter = create_flow(&app, "waiter", json!({
+        let waiter = app.create_flow("waiter", json!({
             "nodes": [
                 {"id": "t", "type": "trigger", "config": {}},
                 {"id": "hold", "type": "wait", "config": {"event": "go"}}
@@ -105,8 +85,8 @@ db_test!(
             "edges": [{"id": "1", "source": "t", "target": "hold"}]
         }))
         .await;
-        let parent = create_flow(&app, "parent", parent_graph(&waiter, json!({}))).await;
-        let run = start(&app, &parent, json!({})).await;
+        let parent = app.create_flow("parent", parent_graph(&waiter, json!({}))).await;
+        let run = app.start_run(&parent, json!({})).await;
         let child = wait::until("the child to wait", Duration::from_secs(30), || async {
             let kid = children(&app, &run).await.first().cloned()?;
             let id = kid["id"].as_str()?.to_string();
@@ -139,9 +119,9 @@ db_test!(
         assert_eq!(refused.json["errors"][0]["pointer"], "/graph/nodes/1/config/flowId", "{}", refused.text);
 
         let ghost = "flow_01M99HSE5TERTM81ZSKGXEK3WV";
-        let parent = create_flow(&app, "parent of nothing", parent_graph(ghost, json!({}))).await;
-        let run = start(&app, &parent, json!({})).await;
-        let done = ended(&app, &run).await;
+        let parent = app.create_flow("parent of nothing", parent_graph(ghost, json!({}))).await;
+        let run = app.start_run(&parent, json!({})).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "the error edge handled it: {done}");
         assert_eq!(done["vars"]["why"], format!("flow `{ghost}` does not exist"), "{done}");
     }
@@ -156,7 +136,7 @@ db_test!(
         Mock::given(path("/flaky")).respond_with(ResponseTemplate::new(200)).mount(&vendor).await;
         let settings = json!({"allowedHosts": [vendor.uri()]});
         assert_eq!(app.put("/v1/plugins/bacon-plugin-http/settings", &app.tenant_key, settings).await.status, 200);
-        let flaky = create_flow(&app, "flaky", json!({
+        let flaky = app.create_flow("flaky", json!({
             "nodes": [
                 {"id": "t", "type": "trigger", "config": {}},
                 {"id": "call", "type": "plugin_action", "config": {"pluginId": "bacon-plugin-http", "actionName": "request",
@@ -174,13 +154,13 @@ db_test!(
             ],
             "edges": [{"id": "1", "source": "t", "target": "child"}, {"id": "2", "source": "child", "target": "use"}]
         });
-        let parent = create_flow(&app, "parent", graph).await;
-        let run = start(&app, &parent, json!({})).await;
-        assert_eq!(ended(&app, &run).await["status"], "failed", "the child failed and nothing handled it");
+        let parent = app.create_flow("parent", graph).await;
+        let run = app.start_run(&parent, json!({})).await;
+        assert_eq!(app.run_ended(&run).await["status"], "failed", "the child failed and nothing handled it");
 
         let retried = app.post(&format!("/v1/runs/{run}/retry"), &app.tenant_key, json!({})).await;
         assert_eq!(retried.status, 202, "{}", retried.text);
-        let done = ended(&app, &run).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         assert_eq!(done["vars"]["sum"], 200);
         let kids = children(&app, &run).await;

@@ -213,18 +213,7 @@ backend_test!(
             ("To", "whatsapp:+14155238886"),
             ("WaId", "15558675310"),
         ];
-        // Twilio's signature: the URL, then each parameter name and value sorted by name.
-        let mut signed = hook_url.clone();
-        for (name, value) in form {
-            signed.push_str(name);
-            signed.push_str(value);
-        }
-        let signature = hmac_b64::<Hmac<sha1::Sha1>>(token, signed.as_bytes());
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish().into_bytes();
-        let headers = vec![
-            ("content-type", "application/x-www-form-urlencoded".to_string()),
-            ("x-twilio-signature", signature),
-        ];
+        let (headers, body) = bacon_tests::twilio::signed_form(&hook_url, token, &form);
         let answer = deliver(&app, &hook_path(&activated), &headers, body).await;
         assert_eq!(answer.status, 200, "{}", answer.text);
         assert_eq!(answer.content_type, "text/xml");

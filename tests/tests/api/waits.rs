@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use bacon_tests::app::{Reply, read, spawn_app_with};
 use bacon_tests::{TestApp, backend_test, db_test, postgres, wait};
-use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 
 const PUBLIC_URL: &str = "https://bacon.example.com";
@@ -21,38 +19,16 @@ const TWILIO: &str = "bacon-plugin-twilio-whatsapp";
 async fn deliver(app: &TestApp, hook_url: &str, sid: &str, from: &str, text: &str) -> Reply {
     let form =
         [("AccountSid", ACCOUNT), ("Body", text), ("From", from), ("MessageSid", sid), ("To", "whatsapp:+14155238886")];
-    let mut signed = hook_url.to_string();
-    for (name, value) in form {
-        signed.push_str(name);
-        signed.push_str(value);
+    let (headers, body) = bacon_tests::twilio::signed_form(hook_url, TOKEN, &form);
+    let mut request = app.client.post(app.url(hook_url.strip_prefix(PUBLIC_URL).unwrap())).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
-    let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(TOKEN.as_bytes()).unwrap();
-    mac.update(signed.as_bytes());
-    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    read(
-        app.client
-            .post(app.url(hook_url.strip_prefix(PUBLIC_URL).unwrap()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-twilio-signature", signature)
-            .body(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    read(request.send().await.unwrap()).await
 }
 
 async fn runs_of(app: &TestApp, flow: &str) -> Vec<Value> {
     app.get(&format!("/v1/runs?flowId={flow}"), &app.tenant_key).await.json["items"].as_array().unwrap().clone()
-}
-
-async fn ended(app: &TestApp, run: &str) -> Value {
-    wait::until(&format!("run {run} to end"), Duration::from_secs(60), || async {
-        let reply = app.get(&format!("/v1/runs/{run}"), &app.tenant_key).await;
-        (reply.json["status"] != "running").then_some(reply.json)
-    })
-    .await
 }
 
 async fn step_waiting(app: &TestApp, run: &str, node: &str) -> Value {
@@ -67,12 +43,6 @@ async fn pending_jobs(app: &TestApp) -> i64 {
     let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
     let table = if db.get_database_backend() == sea_orm::DbBackend::Sqlite { "Jobs" } else { "apalis.jobs" };
     bacon_tests::rows::count(&db, &format!("{table} WHERE status = 'Pending'")).await
-}
-
-async fn create_flow(app: &TestApp, graph: Value) -> String {
-    let flow = app.post("/v1/flows", &app.tenant_key, json!({"name": "waits", "graph": graph})).await;
-    assert_eq!(flow.status, 201, "{}", flow.text);
-    flow.json["id"].as_str().unwrap().to_string()
 }
 
 backend_test!(
@@ -94,7 +64,7 @@ backend_test!(
             ],
             "edges": [{"id": "1", "source": "in", "target": "reply"}, {"id": "2", "source": "reply", "target": "note"}]
         });
-        let flow = create_flow(&app, graph).await;
+        let flow = app.create_flow("waits", graph).await;
         let activated = app.post(&format!("/v1/flows/{flow}/activate"), &key, json!({})).await;
         assert_eq!(activated.status, 200, "{}", activated.text);
         let hook = activated.json["hookUrl"].as_str().unwrap().to_string();
@@ -123,7 +93,7 @@ backend_test!(
         // The customer's reply resumes the waiting run, with the message as the wait's output.
         let reply = deliver(&app, &hook, "SM00000000000000000000000000000003", customer, "Order 1001").await;
         assert_eq!(reply.status, 200, "{}", reply.text);
-        let done = ended(&app, &run).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         assert_eq!(done["vars"]["first"], "Where is my order?");
         assert_eq!(done["vars"]["answer"], "Order 1001");
@@ -153,17 +123,17 @@ db_test!(
                 ]
             })
         };
-        let quick = create_flow(&app, graph(300)).await;
+        let quick = app.create_flow("waits", graph(300)).await;
         let started = app.post(&format!("/v1/flows/{quick}/runs"), &key, json!({})).await;
         let run = started.json["id"].as_str().unwrap().to_string();
-        let done = ended(&app, &run).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "the timeout branch handled it: {done}");
         assert_eq!(done["vars"]["escalated"], "timeout");
         assert!(done["vars"].get("by").is_none(), "{done}");
         let late = app.post(&format!("/v1/runs/{run}/events/approved"), &key, json!({"by": "ana"})).await;
         late.assert_problem(409, "invalid_run_state");
 
-        let patient = create_flow(&app, graph(600_000)).await;
+        let patient = app.create_flow("waits", graph(600_000)).await;
         let started = app.post(&format!("/v1/flows/{patient}/runs"), &key, json!({})).await;
         let run = started.json["id"].as_str().unwrap().to_string();
         step_waiting(&app, &run, "approval").await;
@@ -174,7 +144,7 @@ db_test!(
             .assert_problem(403, "insufficient_role");
         let resumed = app.post(&format!("/v1/runs/{run}/events/approved"), &key, json!({"by": "ana"})).await;
         assert_eq!(resumed.status, 200, "{}", resumed.text);
-        let done = ended(&app, &run).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         assert_eq!(done["vars"]["by"], "ana");
         let again = app.post(&format!("/v1/runs/{run}/events/approved"), &key, json!({"by": "bo"})).await;
@@ -191,9 +161,9 @@ db_test!(
             ],
             "edges": [{"id": "1", "source": "t", "target": "w"}]
         });
-        let flow = create_flow(&app, graph).await;
+        let flow = app.create_flow("waits", graph).await;
         let started = app.post(&format!("/v1/flows/{flow}/runs"), &app.tenant_key, json!({})).await;
-        let done = ended(&app, started.json["id"].as_str().unwrap()).await;
+        let done = app.run_ended(started.json["id"].as_str().unwrap()).await;
         assert_eq!(done["status"], "failed", "{done}");
         assert_eq!(done["error"]["kind"], "timeout", "{done}");
     }
@@ -222,7 +192,7 @@ db_test!(
                 {"id": "3", "source": "approve", "target": "done"}
             ]
         });
-        let flow = create_flow(&app, graph).await;
+        let flow = app.create_flow("waits", graph).await;
         let started = app.post(&format!("/v1/flows/{flow}/runs"), &app.tenant_key, json!({})).await;
         let run = started.json["id"].as_str().unwrap().to_string();
         let waiting = step_waiting(&app, &run, "approve").await;
@@ -250,7 +220,7 @@ db_test!(
         let approved = post(link.clone(), json!({"by": "ana"})).await;
         assert_eq!(approved.status, 200, "{}", approved.text);
         assert_eq!(approved.json["runId"], run);
-        let done = ended(&app, &run).await;
+        let done = app.run_ended(&run).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         assert_eq!(done["vars"]["by"], "ana");
         post(link, json!({"by": "bo"})).await.assert_problem(409, "invalid_run_state");

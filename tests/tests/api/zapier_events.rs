@@ -8,11 +8,10 @@ use bacon_plugin_sdk::testing::wiremock::matchers::{method, path};
 use bacon_plugin_sdk::testing::wiremock::{Mock, MockServer, ResponseTemplate};
 use bacon_tests::app::spawn_app_with;
 use bacon_tests::{Backend, TestApp, backend_test, postgres, wait};
-use hmac::Hmac;
 use serde_json::{Value, json};
 
 use super::rest_hooks::{HOOKS, TARGET_PATH, received};
-use super::triggers::{create_flow, deliver, flow_with_trigger, hmac_b64, succeeded_runs};
+use super::triggers::{create_flow, deliver, flow_with_trigger, succeeded_runs};
 
 const PUBLIC_URL: &str = "https://bacon.example.com";
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
@@ -47,7 +46,7 @@ async fn events_received(zapier: &MockServer, count: usize) -> Vec<Value> {
 
 /// A WhatsApp message from Twilio to `hook_url`, signed as Twilio signs it: headers and body.
 fn whatsapp_message(hook_url: &str, sid: &str, text: &str) -> (Vec<(&'static str, String)>, Vec<u8>) {
-    let mut form = [
+    let form = [
         ("AccountSid", ACCOUNT),
         ("Body", text),
         ("From", "whatsapp:+15558675310"),
@@ -55,15 +54,7 @@ fn whatsapp_message(hook_url: &str, sid: &str, text: &str) -> (Vec<(&'static str
         ("NumMedia", "0"),
         ("To", "whatsapp:+14155238886"),
     ];
-    form.sort_by_key(|(name, _)| *name);
-    let mut signed = hook_url.to_string();
-    for (name, value) in form {
-        signed.push_str(name);
-        signed.push_str(value);
-    }
-    let signature = hmac_b64::<Hmac<sha1::Sha1>>(TOKEN, signed.as_bytes());
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish().into_bytes();
-    (vec![("content-type", "application/x-www-form-urlencoded".to_string()), ("x-twilio-signature", signature)], body)
+    bacon_tests::twilio::signed_form(hook_url, TOKEN, &form)
 }
 
 backend_test!(
