@@ -3,6 +3,8 @@
 //! which takes the child's result. A run's end closes its waits and cancels its running
 //! children; a cancel does the same, down the tree, in one transaction.
 
+use std::sync::Arc;
+
 use sea_orm::DatabaseTransaction;
 use serde_json::{Value, json};
 
@@ -76,14 +78,14 @@ impl RunEngine {
         &self,
         run: &Run,
         step: &Step,
-        graph: &FlowGraph,
+        graph: &Arc<FlowGraph>,
         config: &SubflowConfig,
     ) -> Result<(), RunError> {
         let fail = |message: String| json!({"kind": "subflow", "node": step.node_id, "message": message});
         let steps = runs::steps_of(self.db(), &run.id).await?;
         let mut context = context_of(graph, run, &steps, self.template_limits(), &step.node_id);
         if let Some(links) = self.resume_links() {
-            context.set_resume(&links.for_graph(graph, run));
+            context.set_resume(links.for_run(graph.clone(), run));
         }
         let limits = self.template_limits();
         let input = match template::render_in(&config.input, &context, limits, limits.step_input_cap()) {

@@ -575,7 +575,7 @@ impl RunEngine {
         let steps = runs::steps_of(&self.db, run_id).await?;
         let mut context = context_of(&graph, &run, &steps, &self.limits, &step.node_id);
         if let Some(links) = &self.resume_links {
-            context.set_resume(&links.for_graph(&graph, &run));
+            context.set_resume(links.for_run(graph.clone(), &run));
         }
         let payload = match template::render_in(&action.payload, &context, &self.limits, self.limits.step_input_cap()) {
             Ok(p) => p,

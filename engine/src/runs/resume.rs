@@ -6,7 +6,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value};
+use std::sync::Arc;
+
+use serde_json::Value;
 
 use super::engine::{RunEngine, RunError};
 use super::status::{RunStatus, StepStatus};
@@ -51,15 +53,34 @@ impl ResumeLinks {
             .is_ok_and(|text| text.expose() == SEALED_TEXT)
     }
 
-    /// `{<node id>: <link>}` for the approval waits of `graph` (templates see it as `resume`).
-    pub fn for_graph(&self, graph: &FlowGraph, run: &Run) -> Value {
-        let links: Map<String, Value> = graph
-            .nodes
-            .iter()
-            .filter(|n| matches!(&n.kind, NodeKind::Wait(w) if w.approval))
-            .map(|n| (n.id.clone(), Value::String(self.url(run, &n.id))))
-            .collect();
-        Value::Object(links)
+    /// What templates see as `resume`: `resume.<node id>` is the link of that approval wait of
+    /// `graph`. Made when a template reads it, so a step whose payload names no link costs
+    /// nothing (no scan of the graph, no sealing).
+    pub fn for_run(&self, graph: Arc<FlowGraph>, run: &Run) -> minijinja::Value {
+        minijinja::Value::from_object(RunLinks { links: self.clone(), graph, run: run.clone() })
+    }
+}
+
+/// The resume links of one run's approval waits, made on access.
+struct RunLinks {
+    links: ResumeLinks,
+    graph: Arc<FlowGraph>,
+    run: Run,
+}
+
+impl std::fmt::Debug for RunLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunLinks").field("run", &self.run.id).finish_non_exhaustive()
+    }
+}
+
+impl minijinja::value::Object for RunLinks {
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let node_id = key.as_str()?;
+        match &self.graph.node(node_id)?.kind {
+            NodeKind::Wait(w) if w.approval => Some(minijinja::Value::from(self.links.url(&self.run, node_id))),
+            _ => None,
+        }
     }
 }
 

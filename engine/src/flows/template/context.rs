@@ -70,8 +70,8 @@ impl Context {
     }
 
     /// Sets `resume`: the resume links of the flow's approval waits, by node id.
-    pub fn set_resume(&mut self, links: &Value) {
-        self.resume = Some(minijinja::Value::from_serialize(links));
+    pub fn set_resume(&mut self, links: minijinja::Value) {
+        self.resume = Some(links);
     }
 
     /// This context as a `map` item's graph sees it: `item` and `index` set. (Its nodes'
